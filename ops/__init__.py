@@ -1,0 +1,1 @@
+"""The operator CLI: `python -m ops --help` lists the commands."""

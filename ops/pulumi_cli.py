@@ -1,0 +1,53 @@
+"""Running the Pulumi CLI found on PATH, and reading stack outputs (the handles other commands need)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+from ops.errors import OpsError
+
+
+def pulumi_executable() -> str:
+    found = shutil.which("pulumi")
+    if not found:
+        raise OpsError("the Pulumi CLI was not found on PATH; install it (https://www.pulumi.com/docs/install/)")
+    return found
+
+
+def run_pulumi(
+    args: Sequence[str], cwd: Path | str | None = None, check: bool = True, capture: bool = True
+) -> subprocess.CompletedProcess:
+    """Runs `pulumi ARGS` non-interactively. With `check`, a non-zero exit raises OpsError naming the command."""
+    command = [pulumi_executable(), *args, "--non-interactive"]
+    result = subprocess.run(command, cwd=cwd, text=True, capture_output=capture, check=False)
+    if check and result.returncode != 0:
+        detail = (result.stderr or result.stdout or "").strip().splitlines()
+        tail = detail[-1] if detail else f"exit code {result.returncode}"
+        raise OpsError(f"`pulumi {' '.join(args)}` failed: {tail}")
+    return result
+
+
+def run_pulumi_json(args: Sequence[str], cwd: Path | str | None = None):
+    result = run_pulumi([*args, "--json"], cwd=cwd)
+    try:
+        return json.loads(result.stdout or "null")
+    except json.JSONDecodeError as error:
+        raise OpsError(f"`pulumi {' '.join(args)} --json` did not print JSON: {error}") from error
+
+
+def stack_outputs(stack: str, cwd: Path | str | None = None) -> dict:
+    """`pulumi stack output --json` for STACK (secret outputs stay masked)."""
+    outputs = run_pulumi_json(["stack", "output", "--stack", stack], cwd=cwd)
+    return outputs if isinstance(outputs, dict) else {}
+
+
+def stack_handle(outputs: dict, key: str, override: str | None, flag: str) -> str:
+    """A handle such as the pipeline name: the flag wins, else the stack output, else a clear error."""
+    value = override or outputs.get(key)
+    if not value:
+        raise OpsError(f"the stack has no output `{key}`; pass {flag} to name it")
+    return str(value)
