@@ -19,11 +19,16 @@ def pulumi_executable() -> str:
 
 
 def run_pulumi(
-    args: Sequence[str], cwd: Path | str | None = None, check: bool = True, capture: bool = True
+    args: Sequence[str],
+    cwd: Path | str | None = None,
+    check: bool = True,
+    capture: bool = True,
+    stdin_text: str | None = None,
 ) -> subprocess.CompletedProcess:
-    """Runs `pulumi ARGS` non-interactively. With `check`, a non-zero exit raises OpsError naming the command."""
+    """Runs `pulumi ARGS` non-interactively. With `check`, a non-zero exit raises OpsError naming the command.
+    `stdin_text` is fed to standard input (how `pulumi config set` takes a value that must not be on argv)."""
     command = [pulumi_executable(), *args, "--non-interactive"]
-    result = subprocess.run(command, cwd=cwd, text=True, capture_output=capture, check=False)
+    result = subprocess.run(command, cwd=cwd, text=True, capture_output=capture, check=False, input=stdin_text)
     if check and result.returncode != 0:
         detail = (result.stderr or result.stdout or "").strip().splitlines()
         tail = detail[-1] if detail else f"exit code {result.returncode}"
@@ -51,3 +56,17 @@ def stack_handle(outputs: dict, key: str, override: str | None, flag: str) -> st
     if not value:
         raise OpsError(f"the stack has no output `{key}`; pass {flag} to name it")
     return str(value)
+
+
+def run_pulumi_streaming(args: Sequence[str], cwd: Path | str | None = None, tail_lines: int = 20) -> tuple[int, str]:
+    """Runs `pulumi ARGS` non-interactively, echoing its output line by line as it comes (long operations show
+    progress), and returns the exit code and the last `tail_lines` lines for error messages."""
+    command = [pulumi_executable(), *args, "--non-interactive"]
+    tail: list[str] = []
+    with subprocess.Popen(
+        command, cwd=cwd, text=True, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    ) as process:
+        for line in process.stdout:
+            print(line, end="", flush=True)
+            tail = [*tail[-(tail_lines - 1) :], line.rstrip("\n")]
+    return process.returncode, "\n".join(tail)

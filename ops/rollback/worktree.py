@@ -1,0 +1,72 @@
+"""Git for `rollback stack`: where the project lives in its repository, and a temporary `git worktree` at the
+target's recorded commit that is removed in every case."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from ops.errors import OpsError
+
+
+def _git(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    if not shutil.which("git"):
+        raise OpsError("git was not found on PATH; it is needed to run the target version's program")
+    return subprocess.run(["git", *args], cwd=cwd, text=True, capture_output=True, check=False)
+
+
+@dataclass(frozen=True)
+class Checkout:
+    """The git repository holding the Pulumi project: its top folder, HEAD, and the project's path inside it."""
+
+    top: Path
+    head: str
+    project_path: Path
+
+    def has_commit(self, commit: str) -> bool:
+        return _git(["cat-file", "-e", f"{commit}^{{commit}}"], self.top).returncode == 0
+
+    def is_head(self, commit: str) -> bool:
+        resolved = _git(["rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}"], self.top)
+        return resolved.returncode == 0 and resolved.stdout.strip() == self.head
+
+
+def find_checkout(project_dir: Path) -> Checkout | None:
+    """The checkout holding `project_dir`, or None when it is not in a git repository (or has no commit yet)."""
+    top = _git(["rev-parse", "--show-toplevel"], project_dir)
+    head = _git(["rev-parse", "--verify", "--quiet", "HEAD"], project_dir)
+    if top.returncode != 0 or head.returncode != 0:
+        return None
+    top_path = Path(top.stdout.strip()).resolve()
+    return Checkout(top_path, head.stdout.strip(), project_dir.resolve().relative_to(top_path))
+
+
+@contextmanager
+def worktree_at(checkout: Checkout, commit: str) -> Iterator[Path]:
+    """A detached worktree at `commit` in a temporary folder; yields the project's folder inside it and removes
+    the worktree (and git's record of it) however the block ends."""
+    parent = Path(tempfile.mkdtemp(prefix="ops-rollback-"))
+    path = parent / "worktree"
+    added = _git(["worktree", "add", "--detach", str(path), commit], checkout.top)
+    try:
+        if added.returncode != 0:
+            raise OpsError(f"could not create a git worktree at {commit[:12]}: {_last_line(added)}")
+        yield path / checkout.project_path
+    finally:
+        remove_worktree(checkout, path)
+        shutil.rmtree(parent, ignore_errors=True)
+
+
+def remove_worktree(checkout: Checkout, path: Path) -> None:
+    _git(["worktree", "remove", "--force", str(path)], checkout.top)
+    _git(["worktree", "prune"], checkout.top)
+
+
+def _last_line(result: subprocess.CompletedProcess) -> str:
+    lines = (result.stderr or result.stdout or "").strip().splitlines()
+    return lines[-1] if lines else f"exit code {result.returncode}"
