@@ -20,7 +20,8 @@ class Currency(enum.StrEnum):
 
 
 class LineItem(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"sku": "MUG-01", "quantity": 2, "unit_price_cents": 1250}]})
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"sku": "MUG-01", "quantity": 2, "unit_price_cents": 1250}]})
 
     sku: Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9-]{1,31}$", description="Stock keeping unit, e.g. MUG-01.")]
     quantity: Annotated[int, Field(ge=1, le=10_000)]

@@ -52,7 +52,8 @@ def parse_drill_rate(raw: str) -> float:
         rate = math.nan
     if not 0.0 <= rate <= 1.0:  # also rejects nan
         raise SettingsError(
-            f"DRILL_FAILURE_RATE must be a fraction from 0 to 1 (0 = off, 0.25 = a quarter of API requests fail), got {raw!r}."
+            "DRILL_FAILURE_RATE must be a fraction from 0 to 1 (0 = off, 0.25 = a quarter of API requests fail), "
+            f"got {raw!r}."
         )
     return rate
 

@@ -1,0 +1,1 @@
+"""The API contract gate: the service's OpenAPI document against the committed contract (openapi.json)."""

@@ -1,0 +1,324 @@
+"""Backward-compatibility rules for OpenAPI 3.x documents.
+
+A change is breaking when a client written against the old document can fail against the new one:
+
+- requests (parameters and bodies) must accept everything they accepted before: a removed path or method, a new
+  required parameter or field, an optional one becoming required, a narrower type, fewer enum values, tighter
+  bounds or a changed pattern, a removed media type, or a removed field where unknown fields are rejected, break;
+- responses must not return anything the old document did not promise: a removed field, a field no longer
+  always present, a wider type (e.g. now nullable), a removed success status or media type, break.
+
+Everything else is reported as non-breaking: additions (paths, methods, optional parameters and fields, response
+fields, enum values, statuses) and relaxations.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+REQUEST, RESPONSE = "request", "response"
+# (keyword, True if a larger value is stricter) for the bounds a request may not tighten.
+BOUNDS = (("minimum", True), ("exclusiveMinimum", True), ("minLength", True), ("minItems", True),
+          ("maximum", False), ("exclusiveMaximum", False), ("maxLength", False), ("maxItems", False))
+
+Schema = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Change:
+    breaking: bool
+    where: str
+    what: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.what}"
+
+
+def compare(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
+    """Every difference between two OpenAPI documents that matters to clients, breaking ones first."""
+    changes = _Comparison(old, new).run()
+    return sorted(changes, key=lambda c: not c.breaking)
+
+
+class _Comparison:
+    def __init__(self, old: dict[str, Any], new: dict[str, Any]) -> None:
+        self.old_doc, self.new_doc = old, new
+        self.changes: list[Change] = []
+        self._seen: set[tuple[int, int, str]] = set()
+
+    def note(self, breaking: bool, where: str, what: str) -> None:
+        self.changes.append(Change(breaking, where, what))
+
+    def run(self) -> list[Change]:
+        old_paths, new_paths = self.old_doc.get("paths") or {}, self.new_doc.get("paths") or {}
+        for path, old_item in old_paths.items():
+            if path not in new_paths:
+                self.note(True, path, f"path removed (it had {', '.join(_methods(old_item)).upper() or 'no methods'})")
+                continue
+            new_item = new_paths[path]
+            for method in _methods(old_item):
+                if method not in new_item:
+                    self.note(True, f"{method.upper()} {path}", "method removed")
+                else:
+                    self.operation(f"{method.upper()} {path}", old_item, new_item, method)
+            for method in _methods(new_item):
+                if method not in old_item:
+                    self.note(False, f"{method.upper()} {path}", "method added")
+        for path in new_paths:
+            if path not in old_paths:
+                self.note(False, path, f"path added ({', '.join(_methods(new_paths[path])).upper()})")
+        return self.changes
+
+    # operations
+
+    def operation(self, where: str, old_item: dict, new_item: dict, method: str) -> None:
+        old_op, new_op = old_item[method], new_item[method]
+        old_params = self.params_of(self.old_doc, old_item, old_op)
+        self.parameters(where, old_params, self.params_of(self.new_doc, new_item, new_op))
+        self.request_body(where, old_op.get("requestBody"), new_op.get("requestBody"))
+        self.responses(where, old_op.get("responses") or {}, new_op.get("responses") or {})
+
+    @staticmethod
+    def params_of(doc: dict, item: dict, op: dict) -> dict[tuple[str, str], dict]:
+        params = {}
+        for raw in [*item.get("parameters", []), *op.get("parameters", [])]:  # operation level wins
+            param = _resolve(doc, raw)
+            params[(param["in"], param["name"])] = param
+        return params
+
+    def parameters(self, where: str, old: dict, new: dict) -> None:
+        for key, param in new.items():
+            at = f"{where} {key[0]} parameter '{key[1]}'"
+            required = bool(param.get("required")) or key[0] == "path"
+            if key not in old:
+                self.note(required, at, "new required parameter" if required else "optional parameter added")
+                continue
+            if required and not (old[key].get("required") or key[0] == "path"):
+                self.note(True, at, "parameter is now required")
+            self.schema(at, old[key].get("schema") or {}, param.get("schema") or {}, REQUEST, "")
+        for key in old.keys() - new.keys():
+            self.note(False, f"{where} {key[0]} parameter '{key[1]}'", "parameter removed (now ignored)")
+
+    def request_body(self, where: str, old: dict | None, new: dict | None) -> None:
+        at = f"{where} request body"
+        if new is None:
+            if old is not None:
+                self.note(False, at, "request body removed (now ignored)")
+            return
+        new = _resolve(self.new_doc, new)
+        if old is None:
+            if new.get("required"):
+                self.note(True, at, "request body is now required")
+            return
+        old = _resolve(self.old_doc, old)
+        if new.get("required") and not old.get("required"):
+            self.note(True, at, "request body is now required")
+        self.content(at, old.get("content") or {}, new.get("content") or {}, REQUEST)
+
+    def responses(self, where: str, old: dict, new: dict) -> None:
+        for status, old_response in old.items():
+            at = f"{where} response {status}"
+            if status not in new:
+                self.note(str(status).startswith("2"), at, "response status removed")
+                continue
+            old_r, new_r = _resolve(self.old_doc, old_response), _resolve(self.new_doc, new[status])
+            self.content(at, old_r.get("content") or {}, new_r.get("content") or {}, RESPONSE)
+        for status in new.keys() - old.keys():
+            self.note(False, f"{where} response {status}", "response status added")
+
+    def content(self, at: str, old: dict, new: dict, direction: str) -> None:
+        for media_type, old_media in old.items():
+            if media_type not in new:
+                verb = "no longer accepted" if direction == REQUEST else "no longer returned"
+                self.note(True, at, f"media type {media_type} {verb}")
+                continue
+            self.schema(at, old_media.get("schema") or {}, new[media_type].get("schema") or {}, direction, "")
+        for media_type in new.keys() - old.keys():
+            self.note(False, at, f"media type {media_type} added")
+
+    # schemas
+
+    def schema(self, at: str, old: Schema, new: Schema, direction: str, field: str) -> None:
+        old, new = _resolve(self.old_doc, old), _resolve(self.new_doc, new)
+        key = (id(old), id(new), direction)
+        if key in self._seen:  # recursive schemas
+            return
+        self._seen.add(key)
+        where = f"{at} field '{field}'" if field else at
+        old_types, new_types = self.types(self.old_doc, old), self.types(self.new_doc, new)
+        if _type_breaks(old_types, new_types, direction):
+            self.note(True, where, f"type changed from {_show(old_types)} to {_show(new_types)}")
+            return
+        if old_types != new_types:
+            self.note(False, where, f"type changed from {_show(old_types)} to {_show(new_types)} (compatible)")
+        self.enum(where, self.enum_of(self.old_doc, old), self.enum_of(self.new_doc, new), direction)
+        if direction == REQUEST:
+            self.bounds(where, self.branch_union(self.old_doc, old), self.branch_union(self.new_doc, new))
+        self.properties(at, old, new, direction, field)
+        old_items, new_items = self.items_of(self.old_doc, old), self.items_of(self.new_doc, new)
+        if old_items is not None and new_items is not None:
+            self.schema(at, old_items, new_items, direction, f"{field}[]")
+
+    def enum(self, where: str, old: set | None, new: set | None, direction: str) -> None:
+        if old == new or (old is None and new is None):
+            return
+        if new is None:
+            self.note(False, where, "enum restriction removed")
+        elif old is None:
+            self.note(direction == REQUEST, where, f"now restricted to the values {_values(new)}")
+        else:
+            if old - new:
+                self.note(direction == REQUEST, where, f"enum narrowed: values {_values(old - new)} removed")
+            if new - old:
+                self.note(False, where, f"enum values {_values(new - old)} added")
+
+    def bounds(self, where: str, old: Schema, new: Schema) -> None:
+        for keyword, larger_is_stricter in BOUNDS:
+            if keyword not in new or old.get(keyword) == new[keyword] or isinstance(new[keyword], bool):
+                continue
+            tighter = keyword not in old or (new[keyword] > old[keyword]) == larger_is_stricter
+            self.note(tighter, where, f"{keyword} changed from {old.get(keyword, 'none')} to {new[keyword]}")
+        if "pattern" in new and old.get("pattern") != new["pattern"]:
+            self.note(True, where, f"pattern changed from {old.get('pattern', 'none')!r} to {new['pattern']!r}"
+                                   " (the gate cannot prove it accepts everything the old one did)")
+
+    def properties(self, at: str, old: Schema, new: Schema, direction: str, field: str) -> None:
+        old_props, old_required, old_closed = self.object_of(self.old_doc, old)
+        new_props, new_required, new_closed = self.object_of(self.new_doc, new)
+        prefix = f"{field}." if field else ""
+        for name, new_prop in new_props.items():
+            path = prefix + name
+            where = f"{at} field '{path}'"
+            if name not in old_props:
+                if direction == REQUEST and name in new_required:
+                    self.note(True, where, "new required field")
+                else:
+                    self.note(False, where, "field added")
+                continue
+            if direction == REQUEST and name in new_required and name not in old_required:
+                self.note(True, where, "field is now required")
+            if direction == RESPONSE and name in old_required and name not in new_required:
+                self.note(True, where, "field is no longer always present")
+            self.schema(at, old_props[name], new_prop, direction, path)
+        for name in old_props.keys() - new_props.keys():
+            where = f"{at} field '{prefix}{name}'"
+            if direction == RESPONSE:
+                self.note(True, where, "field removed")
+            else:
+                self.note(new_closed, where, "field removed" + (" and unknown fields are rejected" if new_closed
+                                                                 else " (now ignored)"))
+        if direction == REQUEST and new_closed and not old_closed and old_props:
+            self.note(True, at + (f" field '{field}'" if field else ""), "unknown fields are now rejected")
+
+    # schema views that see through $ref and anyOf/oneOf/allOf (Optional[X] is anyOf [X, null])
+
+    def branches(self, doc: dict, schema: Schema) -> list[Schema]:
+        schema = _resolve(doc, schema)
+        combined = schema.get("anyOf") or schema.get("oneOf") or schema.get("allOf")
+        if not combined:
+            return [schema]
+        return [b for member in combined for b in self.branches(doc, member)]
+
+    def branch_union(self, doc: dict, schema: Schema) -> Schema:
+        merged: Schema = {}
+        for branch in self.branches(doc, schema):
+            merged.update({k: v for k, v in branch.items() if k not in merged})
+        return merged
+
+    def types(self, doc: dict, schema: Schema) -> frozenset[str]:
+        """The JSON types a schema allows; empty means any."""
+        found: set[str] = set()
+        for branch in self.branches(doc, schema):
+            declared = branch.get("type")
+            if declared is None:
+                if "enum" in branch or "const" in branch:
+                    declared = [_json_type(v) for v in branch.get("enum", [branch.get("const")])]
+                elif "properties" in branch:
+                    declared = "object"
+                elif "items" in branch:
+                    declared = "array"
+                else:
+                    return frozenset()  # one unconstrained branch: anything goes
+            found.update([declared] if isinstance(declared, str) else declared)
+        return frozenset(found)
+
+    def enum_of(self, doc: dict, schema: Schema) -> set[str] | None:
+        values: set[str] = set()
+        for branch in self.branches(doc, schema):
+            if "enum" in branch:
+                values.update(json.dumps(v, sort_keys=True) for v in branch["enum"])
+            elif "const" in branch:
+                values.add(json.dumps(branch["const"], sort_keys=True))
+            elif branch.get("type") == "null":
+                values.add("null")
+            else:
+                return None
+        return values
+
+    def object_of(self, doc: dict, schema: Schema) -> tuple[dict[str, Schema], set[str], bool]:
+        props: dict[str, Schema] = {}
+        required: set[str] | None = None
+        closed = False
+        for branch in self.branches(doc, schema):
+            if "properties" not in branch:
+                continue
+            props.update(branch["properties"])
+            branch_required = set(branch.get("required", []))
+            required = branch_required if required is None else required & branch_required
+            closed = closed or branch.get("additionalProperties") is False
+        return props, required or set(), closed
+
+    def items_of(self, doc: dict, schema: Schema) -> Schema | None:
+        return next((b["items"] for b in self.branches(doc, schema) if isinstance(b.get("items"), dict)), None)
+
+
+def _resolve(doc: dict, schema: Any) -> Any:
+    """Follow local $refs (#/components/...) until a concrete object."""
+    hops = 0
+    while isinstance(schema, dict) and "$ref" in schema:
+        ref = schema["$ref"]
+        if not ref.startswith("#/") or hops > 50:
+            raise ValueError(f"cannot resolve $ref {ref!r}: only local references are supported")
+        schema = doc
+        for part in ref[2:].split("/"):
+            part = part.replace("~1", "/").replace("~0", "~")
+            if not isinstance(schema, dict) or part not in schema:
+                raise ValueError(f"$ref {ref!r} points at nothing in the document")
+            schema = schema[part]
+        hops += 1
+    return schema
+
+
+def _methods(path_item: dict) -> list[str]:
+    return [m for m in METHODS if m in path_item]
+
+
+def _type_breaks(old: frozenset[str], new: frozenset[str], direction: str) -> bool:
+    """Requests must accept every old type; responses must return only old types. integer fits in number."""
+    accepting, produced = (new, old) if direction == REQUEST else (old, new)
+    if not accepting:
+        return False
+    if not produced:
+        return True
+    return any(t not in accepting and not (t == "integer" and "number" in accepting) for t in produced)
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    return {float: "number", str: "string", list: "array", dict: "object"}.get(type(value), "string")
+
+
+def _show(types: frozenset[str]) -> str:
+    return " | ".join(sorted(types)) if types else "any"
+
+
+def _values(values: set[str]) -> str:
+    return ", ".join(sorted(values))
