@@ -1,0 +1,601 @@
+"""Judging what collect.py read: the status, a one-line verdict, the cause class, the evidence and the next step.
+Pure functions over botocore-shaped data, so each rule can be read (and tested) on its own."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ops.diagnose.collect import NOT_AUTHORIZED, Findings, Handles, external_id, provider_of
+
+# class id -> (title, next step). {rollback} is the app rollback command, {detail} what the class names.
+CAUSES: dict[str, tuple[str, str]] = {
+    "source_connection_pending": (
+        "source connection pending",
+        "Finish the connection handshake: in the console open Developer Tools > Settings > Connections, choose "
+        "{detail}, click 'Update pending connection' and authorize the app; then release a change: "
+        "aws codepipeline start-pipeline-execution --name {pipeline}",
+    ),
+    "dependency_install_failed": (
+        "dependency install failed",
+        "Fix the dependency install shown in the log tail (a missing or yanked version, a registry outage); "
+        "pin a version that exists, push, and the pipeline runs again",
+    ),
+    "unit_tests_failed": (
+        "unit tests failed",
+        "Run the unit tests locally, fix the failing test named in the log tail, and push the fix",
+    ),
+    "contract_check_failed": (
+        "contract check failed",
+        "The change breaks the API contract: keep the old fields and endpoints (add, do not remove or rename), "
+        "or version the API; rerun the contract check locally before pushing",
+    ),
+    "image_build_failed": (
+        "image build failed",
+        "Reproduce with `docker build` on the same commit, fix the Dockerfile step shown in the log tail, push",
+    ),
+    "image_push_denied": (
+        "image push denied",
+        "Let the build role push to the repository ({detail}); in this program registry.grant_push(role) grants "
+        "it; run `pulumi up`, then retry the Build stage",
+    ),
+    "image_tag_exists": (
+        "image tag already exists",
+        "Tags are immutable and this commit's image was already pushed: push a new commit, or retry the stages "
+        "after Build to deploy the image that exists",
+    ),
+    "build_timed_out": (
+        "build timed out",
+        "Find the slow step in the log tail (a hung test, a slow download); fix it, or raise the build "
+        "project's timeout only if the build really needs longer",
+    ),
+    "hook_script_failed": (
+        "hook script failed",
+        "Roll back now if users are affected ({rollback}); then fix the {detail} hook script using its log tail "
+        "and push the fix",
+    ),
+    "health_check_failed": (
+        "health check failed",
+        "The new version never became healthy: roll back ({rollback}), then run the image locally and check "
+        "/healthz before pushing a fix",
+    ),
+    "too_few_healthy_hosts": (
+        "too few healthy hosts",
+        "Check the fleet: Auto Scaling group instance health and the target group's healthy hosts; replace "
+        "unhealthy instances, then retry the Deploy stage",
+    ),
+    "stopped_by_alarm": (
+        "stopped by alarm",
+        "The new version tripped {detail}: confirm the rollback finished ({rollback} if it did not), "
+        "read the alarm's metric for the deployment window, fix the regression, push",
+    ),
+    "agent_not_running": (
+        "CodeDeploy agent not running",
+        "Start the CodeDeploy agent on the instances (`sudo systemctl start codedeploy-agent`), check the "
+        "instance profile lets it reach CodeDeploy and S3, then retry the Deploy stage",
+    ),
+    "missing_permissions": (
+        "missing permissions",
+        "Grant {detail} to the role named in the evidence (in the Pulumi program, then `pulumi up`), "
+        "then retry the failed stage",
+    ),
+    "revision_missing": (
+        "revision missing",
+        "The deployment bundle is gone from the artifact store: release the change again "
+        "(aws codepipeline start-pipeline-execution --name {pipeline})",
+    ),
+    "deploy_timed_out": (
+        "deploy timed out",
+        "Find the step that hung in the lifecycle events (often a hook waiting on the network); fix it, "
+        "roll back meanwhile if users are affected ({rollback})",
+    ),
+    "approval_rejected": (
+        "approval rejected",
+        "Read the reviewer's comment in the evidence, address it, push; the next change asks again",
+    ),
+    "approval_pending": (
+        "approval pending",
+        "A reviewer must approve or reject the {detail} action: in the console, or with "
+        "aws codepipeline put-approval-result (the token is in get-pipeline-state)",
+    ),
+    "unknown": (
+        "unknown",
+        "No known cause matched; read the raw error in the evidence and the action's console link",
+    ),
+}
+
+FAILED_PHASE = {"FAILED", "FAULT", "TIMED_OUT", "STOPPED"}
+FAILED_COMMAND = re.compile(r"Error while executing command: (.+?)\. Reason: exit status (\d+)", re.S)
+TAG_EXISTS = re.compile(
+    r"tag invalid|already exists.*immutable|cannot be overwritten because the repository is immutable"
+)
+ECR_DENIED = re.compile(r"not authorized to perform:?\s+(ecr:\w+)|denied: requested access|no basic auth credentials")
+CONTRACT = re.compile(r"breaking change|contract check failed", re.I)
+TESTS_FAILED = re.compile(r"^FAILED |\b\d+ failed\b|^ERROR tests/", re.M)
+INSTALL_FAILED = re.compile(
+    r"No matching distribution found|Could not find a version that satisfies|ResolutionImpossible|npm ERR!"
+)
+IMAGE_BUILD = re.compile(
+    r"failed to solve|error building image|returned a non-zero code|Cannot connect to the Docker daemon"
+)
+SCRIPT_CODES = {"ScriptFailed", "ScriptTimedOut", "ScriptMissing", "ScriptNotExecutable"}
+PERMISSION_CODES = {"IAM_ROLE_PERMISSIONS", "IAM_ROLE_MISSING", "AUTO_SCALING_IAM_ROLE_PERMISSIONS"}
+
+
+@dataclass
+class Cause:
+    name: str
+    detail: str | None = None
+    raw_error: str | None = None
+
+    @property
+    def title(self) -> str:
+        return CAUSES[self.name][0]
+
+
+@dataclass
+class Diagnosis:
+    pipeline: str
+    status: str  # healthy | failing | never_run | in_progress | unknown
+    verdict: str
+    cause: Cause | None = None
+    stage: str | None = None
+    action: dict | None = None
+    execution: dict | None = None
+    last_success: dict | None = None
+    evidence: list[dict] = field(default_factory=list)
+    alarms: list[dict] = field(default_factory=list)
+    changes: dict | None = None
+    next_step: str = ""
+    gaps: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.status == "failing" else 0
+
+
+def evidence(kind: str, summary: str, **detail) -> dict:
+    return {"kind": kind, "summary": summary, "detail": {k: v for k, v in detail.items() if v not in (None, "")}}
+
+
+def diagnose(findings: Findings, handles: Handles) -> Diagnosis:
+    latest = findings.latest
+    result = Diagnosis(pipeline=handles.pipeline, status="unknown", verdict="", gaps=list(findings.gaps))
+    if latest is None:
+        result.status, result.verdict = "never_run", f"Pipeline {handles.pipeline} has never run"
+        result.next_step = f"Release a change: aws codepipeline start-pipeline-execution --name {handles.pipeline}"
+        return result
+    result.execution = _execution(latest)
+    result.last_success = _execution(findings.last_success) if findings.last_success else None
+    result.changes = _changes(findings)
+    result.alarms = [_alarm_view(a, findings.window) for a in findings.alarms]
+    status = latest["status"]
+    if status == "Succeeded":
+        result.status = "healthy"
+        result.verdict = f"Latest execution succeeded ({_revision_line(result.execution)})"
+        result.next_step = "Nothing to do"
+    elif status in ("InProgress", "Stopping"):
+        _judge_running(findings, result)
+    else:
+        result.status = "failing"
+        _judge_failure(findings, result)
+    if result.cause:
+        result.next_step = _next_step(result.cause, handles)
+    return result
+
+
+def _judge_running(findings: Findings, result: Diagnosis) -> None:
+    result.status = "in_progress"
+    action = findings.running_action
+    if action is None:
+        result.verdict = f"Execution {result.execution['id']} is in progress"
+        result.next_step = "Wait for it to finish, then run diagnose again"
+        return
+    _locate(action, result)
+    category, provider = provider_of(action)
+    if category == "Approval":
+        result.cause = Cause("approval_pending", detail=action.get("actionName"))
+        result.verdict = f"{action['stageName']} waiting: approval {action['actionName']} is pending"
+        result.evidence.append(
+            evidence("approval", f"waiting for approval since {_when(action.get('startTime'))}",
+                     custom_data=action.get("input", {}).get("configuration", {}).get("CustomData"))
+        )
+        return
+    result.verdict = f"{action['stageName']} in progress: {action['actionName']} ({provider}) is running"
+    result.next_step = "Wait for it to finish, then run diagnose again"
+
+
+def _judge_failure(findings: Findings, result: Diagnosis) -> None:
+    latest = findings.latest
+    result.evidence.append(evidence("execution", _execution_line(latest), status_summary=latest.get("statusSummary"),
+                                    stop_reason=latest.get("stopTrigger", {}).get("reason")))
+    action = findings.failed_action
+    if findings.rollback:
+        rollback = findings.rollback
+        result.evidence.append(evidence(
+            "rollback", f"pipeline rolled back by execution {rollback['pipelineExecutionId']} ({rollback['status']})",
+            trigger=rollback.get("trigger", {}).get("triggerType")))
+    if action is None:
+        _judge_stage_condition(findings, result)
+        return
+    _locate(action, result)
+    error = action.get("output", {}).get("executionResult", {}).get("errorDetails", {})
+    if error:
+        result.evidence.append(evidence("action_error", f"{error.get('code', '')}: {error.get('message', '')}".strip()))
+    category, provider = provider_of(action)
+    stage = action.get("stageName", "")
+    if provider == "CodeBuild" and findings.build:
+        result.cause, tail = classify_build(findings.build, findings.log_lines)
+        _build_evidence(findings, result)
+        result.verdict = f"{stage} failed: {tail}"
+    elif provider == "CodeDeploy" and findings.deployment:
+        result.cause, tail = classify_deployment(findings, result)
+        result.verdict = f"{stage} failed: {tail}"
+    elif category == "Approval":
+        who = action.get("updatedBy") or "a reviewer"
+        why = action.get("output", {}).get("executionResult", {}).get("externalExecutionSummary") or ""
+        result.cause = Cause("approval_rejected", detail=who)
+        result.evidence.append(evidence("approval", f"rejected by {who}" + (f": {why}" if why else ""), by=who,
+                                        comment=why))
+        result.verdict = f"{stage} failed: approval {action['actionName']} rejected by {who}" + (
+            f" ({why})" if why else "")
+    elif category == "Source":
+        result.cause, tail = classify_source(findings.connection, error)
+        if findings.connection:
+            c = findings.connection
+            result.evidence.append(evidence("connection", f"connection {c.get('ConnectionName')} is "
+                                            f"{c.get('ConnectionStatus')}", arn=c.get("ConnectionArn"),
+                                            provider=c.get("ProviderType")))
+        result.verdict = f"{stage} failed: {tail}"
+    else:
+        result.cause = _from_error_details(error)
+        result.verdict = f"{stage} failed: {action['actionName']} ({provider}): {_short(error.get('message'))}"
+
+
+def _from_error_details(error: dict) -> Cause:
+    message = error.get("message", "")
+    denied = NOT_AUTHORIZED.search(message)
+    if denied:
+        return Cause("missing_permissions", detail=denied.group(1))
+    return Cause("unknown", raw_error=f"{error.get('code', '')}: {message}".strip(": ") or None)
+
+
+def classify_build(build: dict, log_lines: list[str]) -> tuple[Cause, str]:
+    """The build's failed phase, its failing command and the log tail decide; the most specific sign wins."""
+    phase = next((p for p in build.get("phases", []) if p.get("phaseStatus") in FAILED_PHASE), {})
+    phase_name = phase.get("phaseType", build.get("currentPhase", ""))
+    contexts = " ".join(c.get("message", "") for c in phase.get("contexts", []) if c.get("message"))
+    codes = {c.get("statusCode", "") for c in phase.get("contexts", [])}
+    failed = FAILED_COMMAND.search(contexts)
+    command = failed.group(1) if failed else ""
+    logs = "\n".join(log_lines)
+    text = f"{contexts}\n{logs}"
+    where = f"{phase_name} phase" + (f", `{command}` exited {failed.group(2)}" if failed else "")
+    if build.get("buildStatus") == "TIMED_OUT" or phase.get("phaseStatus") == "TIMED_OUT" or "BUILD_TIMED_OUT" in codes:
+        return Cause("build_timed_out"), f"build timed out after {build.get('timeoutInMinutes', '?')} minutes " \
+                                         f"in the {phase_name} phase"
+    if TAG_EXISTS.search(text):
+        return Cause("image_tag_exists", detail=_matching_line(log_lines, TAG_EXISTS)), \
+            "image tag already exists in the immutable repository"
+    ecr = ECR_DENIED.search(text)
+    if ecr:
+        permission = ecr.group(1) or "ecr push"
+        return Cause("image_push_denied", detail=permission), f"image push denied ({permission})"
+    denied = NOT_AUTHORIZED.search(text)
+    if denied:
+        return Cause("missing_permissions", detail=denied.group(1)), f"missing permission {denied.group(1)} ({where})"
+    by_command = _build_cause_by_command(command, phase_name)
+    by_log = _build_cause_by_log(text)
+    name = by_command or by_log
+    if name:
+        return Cause(name), f"{CAUSES[name][0]} ({where})"
+    raw = contexts or f"build {build.get('buildStatus', 'FAILED')} in {phase_name}"
+    return Cause("unknown", raw_error=raw), f"build failed ({where})"
+
+
+def _build_cause_by_command(command: str, phase_name: str) -> str | None:
+    lowered = command.lower()
+    if "contract" in lowered:
+        return "contract_check_failed"
+    if any(word in lowered for word in ("pytest", "unittest", "npm test", "go test")):
+        return "unit_tests_failed"
+    if "docker build" in lowered or "docker buildx" in lowered:
+        return "image_build_failed"
+    if phase_name == "INSTALL" or any(w in lowered for w in ("pip install", "npm ci", "npm install", "apt-get")):
+        return "dependency_install_failed"
+    return None
+
+
+def _build_cause_by_log(text: str) -> str | None:
+    for pattern, name in ((CONTRACT, "contract_check_failed"), (TESTS_FAILED, "unit_tests_failed"),
+                          (INSTALL_FAILED, "dependency_install_failed"), (IMAGE_BUILD, "image_build_failed")):
+        if pattern.search(text):
+            return name
+    return None
+
+
+def _build_evidence(findings: Findings, result: Diagnosis) -> None:
+    build = findings.build
+    for phase in build.get("phases", []):
+        if phase.get("phaseStatus") in FAILED_PHASE:
+            for context in phase.get("contexts", []):
+                result.evidence.append(evidence(
+                    "build_phase", f"{phase['phaseType']} {phase['phaseStatus']}: {context.get('statusCode', '')} "
+                    f"{context.get('message', '')}".strip(), build_id=build.get("id"), phase=phase["phaseType"]))
+    if findings.log_lines:
+        logs = build.get("logs", {})
+        result.evidence.append(evidence(
+            "log_tail", f"last {len(findings.log_lines)} log lines of build {build.get('id')}",
+            lines=findings.log_lines, group=logs.get("groupName"), stream=logs.get("streamName"),
+            link=logs.get("deepLink")))
+
+
+def classify_deployment(findings: Findings, result: Diagnosis) -> tuple[Cause, str]:
+    deployment = findings.deployment
+    error = deployment.get("errorInformation", {})
+    code, message = error.get("code", ""), error.get("message", "")
+    overview = deployment.get("deploymentOverview", {})
+    total = sum(overview.get(k, 0) for k in ("Pending", "InProgress", "Succeeded", "Failed", "Skipped", "Ready"))
+    result.evidence.append(evidence(
+        "deployment", f"deployment {deployment.get('deploymentId')} {deployment.get('status')}: {code}: {message}",
+        deployment_id=deployment.get("deploymentId"), error_code=code, overview=overview or None,
+        rollback=deployment.get("rollbackInfo")))
+    rollback = deployment.get("rollbackInfo", {})
+    if rollback.get("rollbackDeploymentId") or rollback.get("rollbackMessage"):
+        result.evidence.append(evidence(
+            "rollback", f"CodeDeploy rollback {rollback.get('rollbackDeploymentId', '')}: "
+            f"{rollback.get('rollbackMessage', '')}".strip(), deployment_id=rollback.get("rollbackDeploymentId")))
+    failures, hints = _lifecycle_failures(findings.failed_targets, result)
+    fired = [a for a in result.alarms if a["fired_in_window"]]
+    for alarm in fired:
+        result.evidence.append(evidence("alarm", f"{alarm['name']} fired in the deployment window: {alarm['reason']}",
+                                        name=alarm["name"], state=alarm["state"]))
+    if code == "ALARM_ACTIVE" or (fired and code not in PERMISSION_CODES and not failures):
+        names = ", ".join(a["name"] for a in fired) or _alarms_in_message(message) or "a deployment alarm"
+        return Cause("stopped_by_alarm", detail=names), f"stopped by alarm {names}"
+    if code in PERMISSION_CODES:
+        denied = NOT_AUTHORIZED.search(message)
+        detail = denied.group(1) if denied else f"the CodeDeploy service role ({code})"
+        return Cause("missing_permissions", detail=detail), f"missing permissions: {detail}"
+    if code == "REVISION_MISSING":
+        return Cause("revision_missing"), f"revision missing: {_short(message)}"
+    if code == "AGENT_ISSUE":
+        return Cause("agent_not_running"), "the CodeDeploy agent is not running on the instances"
+    if code in ("NO_INSTANCES", "HEALTH_CONSTRAINTS_INVALID"):
+        return Cause("too_few_healthy_hosts", detail=code), f"too few healthy hosts: {_short(message)}"
+    if failures:
+        return _cause_from_lifecycle(failures, hints, overview.get("Failed") or len(findings.failed_targets), total)
+    if code == "TIMEOUT":
+        return Cause("deploy_timed_out"), f"deployment timed out: {_short(message)}"
+    if code == "HEALTH_CONSTRAINTS":
+        failed = overview.get("Failed", 0)
+        return Cause("too_few_healthy_hosts"), f"too few healthy hosts ({failed} of {total} instances failed)"
+    return Cause("unknown", raw_error=f"{code}: {message}"), f"deployment failed: {code or 'no error code'}"
+
+
+def _lifecycle_failures(targets: list[dict], result: Diagnosis) -> tuple[Counter, dict]:
+    """(hook, error code) -> instances, the telling log line of each, and one evidence item per distinct failure."""
+    failures: Counter = Counter()
+    hints: dict = {}
+    for target in targets:
+        events = target.get("lifecycleEvents", [])
+        failed = next((e for e in events if e.get("status") == "Failed"), None)
+        if failed is None:
+            if events and all(e.get("status") in ("Pending", "Skipped", "Unknown") for e in events):
+                failures[("", "NotRun")] += 1
+            continue
+        diagnostics = failed.get("diagnostics", {})
+        key = (failed.get("lifecycleEventName", ""), diagnostics.get("errorCode", "UnknownError"))
+        failures[key] += 1
+        if key not in hints:
+            hints[key] = _hint(diagnostics)
+            result.evidence.append(evidence(
+                "lifecycle_event", f"{target.get('targetId')}: {key[0]} {key[1]}: {diagnostics.get('message', '')}",
+                instance=target.get("targetId"), hook=key[0], error_code=key[1],
+                script=diagnostics.get("scriptName"), log_tail=diagnostics.get("logTail"),
+                hint=hints[key]))
+    if failures.get(("", "NotRun")):
+        result.evidence.append(evidence(
+            "lifecycle_event", f"{failures[('', 'NotRun')]} instance(s) failed without running any lifecycle event "
+            "(the CodeDeploy agent did not pick the deployment up)"))
+    return failures, hints
+
+
+def _cause_from_lifecycle(failures: Counter, hints: dict, failed: int, total: int) -> tuple[Cause, str]:
+    (hook, code), count = failures.most_common(1)[0]
+    hint = f"; {_short(hints[(hook, code)], 100)}" if hints.get((hook, code)) else ""
+    count = max(count, min(failed, total)) if len(failures) == 1 else count
+    of = f"{count} of {total} instances" if total else f"{count} instance(s)"
+    if code == "NotRun" or (code == "UnknownError" and not hook):
+        return Cause("agent_not_running"), f"lifecycle events never ran on {of}; the CodeDeploy agent is not running"
+    verb = "timed out" if code == "ScriptTimedOut" else "failed"
+    if hook == "ValidateService" and code in ("ScriptFailed", "ScriptTimedOut"):
+        hint = hint or "; the service did not become healthy"
+        return Cause("health_check_failed", detail=hook), f"{hook} {verb} on {of}{hint}"
+    if code in SCRIPT_CODES:
+        return Cause("hook_script_failed", detail=hook), f"{hook} hook {verb} on {of} ({code}){hint}"
+    return Cause("unknown", raw_error=f"{hook}: {code}"), f"{hook} {code} on {of}"
+
+
+def _hint(diagnostics: dict) -> str | None:
+    """The most telling line of a hook's log tail: one naming the health endpoint, else the last line."""
+    lines = [line.strip() for line in (diagnostics.get("logTail") or "").splitlines() if line.strip()]
+    for line in reversed(lines):
+        if "healthz" in line or "health" in line.lower():
+            return line
+    return lines[-1] if lines else None
+
+
+def _alarms_in_message(message: str) -> str:
+    found = re.search(r"alarms?[^:]*:\s*\[?([^\]\.]+)", message)
+    return found.group(1).strip() if found else ""
+
+
+def classify_source(connection: dict | None, error: dict) -> tuple[Cause, str]:
+    if connection and connection.get("ConnectionStatus") == "PENDING":
+        arn = connection.get("ConnectionArn")
+        return Cause("source_connection_pending", detail=arn), (
+            f"source connection {connection.get('ConnectionName')} is PENDING (never confirmed in the console)")
+    cause = _from_error_details(error)
+    if cause.name == "missing_permissions":
+        return cause, f"missing permission {cause.detail}"
+    return cause, f"source action failed: {_short(error.get('message'))}"
+
+
+def _judge_stage_condition(findings: Findings, result: Diagnosis) -> None:
+    stage = findings.failed_stage_state
+    if not stage:
+        summary = findings.latest.get("statusSummary") or findings.latest.get("stopTrigger", {}).get("reason")
+        result.cause = Cause("unknown", raw_error=summary or f"execution {findings.latest['status']}")
+        result.verdict = f"Execution {findings.latest['status'].lower()}: {_short(summary) or 'no failed action found'}"
+        return
+    result.stage = stage["stageName"]
+    failed_rules = []
+    for kind in ("onSuccessConditionState", "onFailureConditionState", "beforeEntryConditionState"):
+        for condition in stage.get(kind, {}).get("conditionStates", []):
+            for rule in condition.get("ruleStates", []):
+                execution = rule.get("latestExecution", {})
+                if execution.get("status") in ("Failed", "Errored"):
+                    failed_rules.append(rule)
+                    result.evidence.append(evidence(
+                        "condition", f"{kind.removesuffix('State')} rule {rule.get('ruleName')} "
+                        f"{execution.get('status')}: {execution.get('summary') or ''}".strip(),
+                        rule=rule.get("ruleName"), error=execution.get("errorDetails")))
+    fired = [a for a in result.alarms if a["fired_in_window"]]
+    for alarm in fired:
+        result.evidence.append(evidence("alarm", f"{alarm['name']} fired during the stage: {alarm['reason']}",
+                                        name=alarm["name"], state=alarm["state"]))
+    if fired:
+        names = ", ".join(a["name"] for a in fired)
+        result.cause = Cause("stopped_by_alarm", detail=names)
+        result.verdict = f"{result.stage} failed: stopped by alarm {names} during the bake"
+        return
+    summary = "; ".join(r.get("latestExecution", {}).get("summary", "") for r in failed_rules) or None
+    result.cause = Cause("unknown", raw_error=summary or "stage failed with no failed action")
+    result.verdict = f"{result.stage} failed: stage condition failed" + (f" ({_short(summary)})" if summary else "")
+
+
+def _locate(action: dict, result: Diagnosis) -> None:
+    category, provider = provider_of(action)
+    result_detail = action.get("output", {}).get("executionResult", {})
+    error = result_detail.get("errorDetails", {})
+    result.stage = action.get("stageName")
+    result.action = {
+        "name": action.get("actionName"),
+        "category": category,
+        "provider": provider,
+        "status": action.get("status"),
+        "external_execution_id": external_id(action),
+        "external_execution_url": result_detail.get("externalExecutionUrl"),
+        "error_code": error.get("code"),
+        "error_message": error.get("message"),
+    }
+
+
+def _execution(summary: dict) -> dict:
+    revisions = summary.get("sourceRevisions", [])
+    return {
+        "id": summary["pipelineExecutionId"],
+        "status": summary["status"],
+        "trigger": summary.get("trigger", {}).get("triggerType"),
+        "trigger_detail": summary.get("trigger", {}).get("triggerDetail"),
+        "started_at": _when(summary.get("startTime")),
+        "updated_at": _when(summary.get("lastUpdateTime")),
+        "source_revisions": [
+            {"action": r.get("actionName"), "revision_id": r.get("revisionId"),
+             "message": commit_message(r.get("revisionSummary")), "url": r.get("revisionUrl")}
+            for r in revisions
+        ],
+    }
+
+
+def commit_message(summary: str | None) -> str | None:
+    """Connection sources put JSON ({"ProviderType": ..., "CommitMessage": ...}) in revisionSummary."""
+    if not summary:
+        return None
+    try:
+        parsed = json.loads(summary)
+    except ValueError:
+        return summary
+    return parsed.get("CommitMessage", summary) if isinstance(parsed, dict) else summary
+
+
+def _changes(findings: Findings) -> dict | None:
+    if not findings.latest:
+        return None
+    now = _execution(findings.latest)
+    good = _execution(findings.last_success) if findings.last_success else None
+    now_rev = now["source_revisions"][0] if now["source_revisions"] else {}
+    good_rev = (good or {}).get("source_revisions", [{}])[0] if good and good["source_revisions"] else {}
+    return {
+        "revision": now_rev.get("revision_id"),
+        "message": now_rev.get("message"),
+        "last_good_execution": good["id"] if good else None,
+        "last_good_revision": good_rev.get("revision_id"),
+        "last_good_message": good_rev.get("message"),
+        "same_revision": bool(now_rev) and now_rev.get("revision_id") == good_rev.get("revision_id"),
+        "image_digest": findings.image_digest,
+        "last_good_image_digest": findings.last_success_image_digest,
+    }
+
+
+def _alarm_view(alarm: dict, window: tuple[datetime, datetime] | None) -> dict:
+    transitions = [{"at": _when(t["at"]), "summary": t["summary"], "to_alarm": _to_alarm(t)}
+                   for t in alarm.get("transitions", [])]
+    in_window = any(t["to_alarm"] for t in transitions)
+    # An alarm already in ALARM when the window opened, and still there, did not transition but did fire.
+    held = bool(window) and alarm["state"] == "ALARM" and alarm["updated_at"] is not None and \
+        alarm["updated_at"] <= window[1]
+    return {
+        "name": alarm["name"],
+        "type": alarm["type"],
+        "state": alarm["state"],
+        "reason": alarm["reason"],
+        "updated_at": _when(alarm["updated_at"]),
+        "fired_in_window": bool(window) and (in_window or held),
+        "transitions": transitions,
+    }
+
+
+def _to_alarm(transition: dict) -> bool:
+    try:
+        return json.loads(transition.get("data") or "{}").get("newState", {}).get("stateValue") == "ALARM"
+    except (ValueError, AttributeError):
+        return transition.get("summary", "").rstrip().endswith("to ALARM")
+
+
+def _next_step(cause: Cause, handles: Handles) -> str:
+    stack = handles.stack or "STACK"
+    return CAUSES[cause.name][1].format(
+        detail=cause.detail or "it", pipeline=handles.pipeline, rollback=f"python -m ops rollback app -s {stack}")
+
+
+def _execution_line(summary: dict) -> str:
+    trigger = summary.get("trigger", {}).get("triggerType", "unknown trigger")
+    return f"execution {summary['pipelineExecutionId']} {summary['status']} (trigger {trigger}, " \
+           f"started {_when(summary.get('startTime'))})"
+
+
+def _revision_line(execution: dict) -> str:
+    revisions = execution.get("source_revisions") or []
+    if not revisions or not revisions[0].get("revision_id"):
+        return f"execution {execution['id']}"
+    first = revisions[0]
+    message = f" \"{_short(first['message'], 60)}\"" if first.get("message") else ""
+    return f"commit {first['revision_id'][:12]}{message}"
+
+
+def _matching_line(lines: list[str], pattern: re.Pattern) -> str | None:
+    return next((line.strip() for line in reversed(lines) if pattern.search(line)), None)
+
+
+def _short(text: str | None, limit: int = 160) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _when(value: datetime | None) -> str | None:
+    return value.isoformat() if isinstance(value, datetime) else value
