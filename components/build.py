@@ -1,0 +1,88 @@
+"""Image build: the CodeBuild project that tests the app, checks its API contract, builds the image and pushes
+it to the registry by an immutable tag (app/buildspec.yml says how)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components import iam, logs
+from components.artifacts import ArtifactStore
+from components.aws_context import AwsContext
+from components.registry import ImageRegistry
+
+BUILDSPEC_PATH = "app/buildspec.yml"
+
+
+@dataclass
+class ImageBuildArgs:
+    context: AwsContext
+    registry: ImageRegistry
+    artifacts: ArtifactStore
+    app_log_group_name: pulumi.Input[str]
+    """Where the instances send container logs; handed to the deploy bundle through the build."""
+    build_image: str = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
+    timeout_minutes: int = 30
+    log_retention_days: int = 30
+    app_port: int = 8080
+    drill_failure_rate: float = 0.0
+    compute_type: str = "BUILD_GENERAL1_SMALL"
+
+
+class ImageBuild(pulumi.ComponentResource):
+    def __init__(self, name: str, args: ImageBuildArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("delivery:build:ImageBuild", name, None, opts)
+        self.log_group = logs.log_group(f"{name}-logs", args.log_retention_days, parent=self)
+        self.role = iam.service_role(f"{name}-role", "codebuild.amazonaws.com", self,
+                                     "CodeBuild: test, build and push the app image", args.context.account_id)
+        grants = [
+            args.registry.grant_push(f"{name}-push", self.role),
+            args.artifacts.grant_read_write(f"{name}-artifacts", self.role),
+            logs.grant_write(f"{name}-write-logs", self.role, self.log_group, parent=self),
+        ]
+        self.project = aws.codebuild.Project(
+            f"{name}-project",
+            description="Unit tests, API contract check, docker build and push by immutable tag",
+            service_role=self.role.arn,
+            source={"type": "CODEPIPELINE", "buildspec": BUILDSPEC_PATH},
+            artifacts={"type": "CODEPIPELINE"},
+            environment={
+                "type": "LINUX_CONTAINER",
+                "compute_type": args.compute_type,
+                "image": args.build_image,
+                "image_pull_credentials_type": "CODEBUILD",
+                "privileged_mode": True,  # docker build needs the daemon
+                "environment_variables": self._environment(args),
+            },
+            cache={"type": "LOCAL", "modes": ["LOCAL_DOCKER_LAYER_CACHE", "LOCAL_SOURCE_CACHE"]},
+            build_timeout=args.timeout_minutes,
+            queued_timeout=60,
+            logs_config={"cloudwatch_logs": {"status": "ENABLED", "group_name": self.log_group.name},
+                         "s3_logs": {"status": "DISABLED"}},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=grants),
+        )
+        self.project_name = self.project.name
+        self.project_arn = self.project.arn
+        self.register_outputs({"projectName": self.project_name, "projectArn": self.project_arn,
+                               "logGroupName": self.log_group.name})
+
+    @staticmethod
+    def _environment(args: ImageBuildArgs) -> list[dict]:
+        plain = {
+            "REPOSITORY_URI": args.registry.repository_url,
+            "REPOSITORY_NAME": args.registry.repository_name,
+            "AWS_ACCOUNT_ID": args.context.account_id,
+            "APP_PORT": str(args.app_port),
+            "APP_LOG_GROUP": args.app_log_group_name,
+            "DRILL_FAILURE_RATE": f"{args.drill_failure_rate:g}",
+        }
+        return [{"name": key, "value": value, "type": "PLAINTEXT"} for key, value in plain.items()]
+
+    def grant_start(self, name: str, role: aws.iam.Role) -> aws.iam.RolePolicy:
+        """What a pipeline needs to run this project and follow its builds."""
+        return iam.inline_policy(name, role, [
+            iam.statement(["codebuild:StartBuild", "codebuild:BatchGetBuilds", "codebuild:StopBuild"],
+                          [self.project.arn], sid="RunThisProject"),
+        ], parent=self)

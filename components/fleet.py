@@ -1,0 +1,162 @@
+"""App fleet: an internet-facing ALB in front of an Auto Scaling group of Amazon Linux 2023 instances that run
+the app container. Instances take traffic only from the ALB; launch-template changes roll out gradually
+through an instance refresh that keeps the same healthy share as deployments."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+
+from components import iam, logs
+from components.artifacts import ArtifactStore
+from components.network import Network
+from components.registry import ImageRegistry
+
+AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+HEALTH_CHECK_PATH = "/healthz"
+USER_DATA = Path(__file__).with_name("fleet_user_data.sh")
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+
+
+@dataclass
+class AppFleetArgs:
+    network: Network
+    registry: ImageRegistry
+    artifacts: ArtifactStore
+    instance_type: str = "t3.small"
+    fleet_size: int = 3
+    min_healthy_percent: int = 66
+    """Share of the fleet kept in service while an instance refresh replaces instances."""
+    app_port: int = 8080
+    certificate_arn: str | None = None
+    log_retention_days: int = 30
+    root_volume_gb: int = 20
+
+
+class AppFleet(pulumi.ComponentResource):
+    def __init__(self, name: str, args: AppFleetArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("delivery:fleet:AppFleet", name, None, opts)
+        self._name = name
+        self.app_log_group = logs.log_group(f"{name}-app-logs", args.log_retention_days, parent=self)
+        alb_sg, instance_sg = self._security_groups(args)
+        self._load_balancer(args, alb_sg)
+        profile = self._instance_profile(args)
+        template = self._launch_template(args, instance_sg, profile)
+        self._auto_scaling_group(args, template)
+        self.register_outputs({
+            "albDnsName": self.alb.dns_name, "url": self.url, "targetGroupName": self.target_group.name,
+            "autoScalingGroupName": self.group.name, "appLogGroupName": self.app_log_group.name,
+        })
+
+    def _child(self, **kwargs) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, **kwargs)
+
+    def _security_groups(self, args: AppFleetArgs) -> tuple[aws.ec2.SecurityGroup, aws.ec2.SecurityGroup]:
+        vpc_id = args.network.vpc_id
+        alb_sg = aws.ec2.SecurityGroup(f"{self._name}-alb-sg", vpc_id=vpc_id,
+                                       description="Load balancer: public listeners in, app port to instances out",
+                                       opts=self._child())
+        instance_sg = aws.ec2.SecurityGroup(f"{self._name}-instance-sg", vpc_id=vpc_id,
+                                            description="App instances: app port from the load balancer only",
+                                            opts=self._child())
+        public_ports = [80, 443] if args.certificate_arn else [80]
+        for port in public_ports:
+            aws.vpc.SecurityGroupIngressRule(
+                f"{self._name}-alb-in-{port}", security_group_id=alb_sg.id, ip_protocol="tcp", from_port=port,
+                to_port=port, cidr_ipv4="0.0.0.0/0", description=f"Public HTTP{'S' if port == 443 else ''}",
+                opts=self._child())
+        aws.vpc.SecurityGroupEgressRule(
+            f"{self._name}-alb-out-app", security_group_id=alb_sg.id, ip_protocol="tcp", from_port=args.app_port,
+            to_port=args.app_port, referenced_security_group_id=instance_sg.id, description="To the app instances",
+            opts=self._child())
+        aws.vpc.SecurityGroupIngressRule(
+            f"{self._name}-instance-in-app", security_group_id=instance_sg.id, ip_protocol="tcp",
+            from_port=args.app_port, to_port=args.app_port, referenced_security_group_id=alb_sg.id,
+            description="From the load balancer only", opts=self._child())
+        # HTTPS out only: ECR, S3, SSM, CodeDeploy and CloudWatch Logs endpoints, and the dnf repositories.
+        aws.vpc.SecurityGroupEgressRule(
+            f"{self._name}-instance-out-https", security_group_id=instance_sg.id, ip_protocol="tcp", from_port=443,
+            to_port=443, cidr_ipv4="0.0.0.0/0", description="AWS APIs and package repositories over HTTPS",
+            opts=self._child())
+        return alb_sg, instance_sg
+
+    def _load_balancer(self, args: AppFleetArgs, alb_sg: aws.ec2.SecurityGroup) -> None:
+        self.alb = aws.lb.LoadBalancer(
+            f"{self._name}-alb", load_balancer_type="application", internal=False,
+            security_groups=[alb_sg.id], subnets=args.network.subnet_ids, drop_invalid_header_fields=True,
+            idle_timeout=60, opts=self._child())
+        self.target_group = aws.lb.TargetGroup(
+            f"{self._name}-tg", port=args.app_port, protocol="HTTP", target_type="instance",
+            vpc_id=args.network.vpc_id,
+            deregistration_delay=30,  # the app drains on SIGTERM; 30 s covers in-flight requests
+            health_check={"path": HEALTH_CHECK_PATH, "protocol": "HTTP", "port": "traffic-port", "matcher": "200",
+                          "interval": 10, "timeout": 5, "healthy_threshold": 2, "unhealthy_threshold": 3},
+            opts=self._child())
+        forward = [{"type": "forward", "target_group_arn": self.target_group.arn}]
+        if args.certificate_arn:
+            aws.lb.Listener(f"{self._name}-https", load_balancer_arn=self.alb.arn, port=443, protocol="HTTPS",
+                            ssl_policy=TLS_POLICY, certificate_arn=args.certificate_arn, default_actions=forward,
+                            opts=self._child())
+            aws.lb.Listener(f"{self._name}-http", load_balancer_arn=self.alb.arn, port=80, protocol="HTTP",
+                            default_actions=[{"type": "redirect", "redirect": {
+                                "port": "443", "protocol": "HTTPS", "status_code": "HTTP_301"}}],
+                            opts=self._child())
+            scheme = "https"
+        else:
+            aws.lb.Listener(f"{self._name}-http", load_balancer_arn=self.alb.arn, port=80, protocol="HTTP",
+                            default_actions=forward, opts=self._child())
+            scheme = "http"
+        self.url = pulumi.Output.concat(scheme, "://", self.alb.dns_name)
+
+    def _instance_profile(self, args: AppFleetArgs) -> aws.iam.InstanceProfile:
+        self.role = iam.service_role(f"{self._name}-instance-role", "ec2.amazonaws.com", self,
+                                     "App instances: pull this app's image, read deploy bundles, write app logs")
+        aws.iam.RolePolicyAttachment(
+            f"{self._name}-ssm-core", role=self.role.name,
+            policy_arn=aws.iam.ManagedPolicy.AMAZON_SSM_MANAGED_INSTANCE_CORE, opts=self._child())
+        self._grants = [
+            args.registry.grant_pull(f"{self._name}-pull", self.role),
+            args.artifacts.grant_read(f"{self._name}-bundles", self.role),
+            logs.grant_write(f"{self._name}-write-logs", self.role, self.app_log_group, parent=self),
+        ]
+        return aws.iam.InstanceProfile(f"{self._name}-profile", role=self.role.name, opts=self._child())
+
+    def _launch_template(self, args: AppFleetArgs, instance_sg: aws.ec2.SecurityGroup,
+                         profile: aws.iam.InstanceProfile) -> aws.ec2.LaunchTemplate:
+        ami = aws.ssm.get_parameter_output(name=AMI_PARAMETER, opts=pulumi.InvokeOutputOptions(parent=self))
+        return aws.ec2.LaunchTemplate(
+            f"{self._name}-template",
+            image_id=ami.value,
+            instance_type=args.instance_type,
+            iam_instance_profile={"arn": profile.arn},
+            vpc_security_group_ids=[instance_sg.id],
+            # IMDSv2 only; hop limit 2 so the containers on the host can reach it too.
+            metadata_options={"http_endpoint": "enabled", "http_tokens": "required",
+                              "http_put_response_hop_limit": 2},
+            block_device_mappings=[{"device_name": "/dev/xvda", "ebs": {
+                "volume_size": args.root_volume_gb, "volume_type": "gp3", "encrypted": "true",
+                "delete_on_termination": "true"}}],
+            monitoring={"enabled": True},  # one-minute metrics for the CPU alarm
+            user_data=base64.b64encode(USER_DATA.read_bytes()).decode(),
+            update_default_version=True,
+            opts=self._child(depends_on=self._grants),
+        )
+
+    def _auto_scaling_group(self, args: AppFleetArgs, template: aws.ec2.LaunchTemplate) -> None:
+        self.group = aws.autoscaling.Group(
+            f"{self._name}-asg",
+            min_size=args.fleet_size, max_size=args.fleet_size, desired_capacity=args.fleet_size,
+            vpc_zone_identifiers=args.network.subnet_ids,
+            launch_template={"id": template.id, "version": template.latest_version.apply(str)},
+            target_group_arns=[self.target_group.arn],
+            health_check_type="ELB",
+            health_check_grace_period=300,
+            instance_refresh={"strategy": "Rolling", "preferences": {
+                "min_healthy_percentage": args.min_healthy_percent, "instance_warmup": "300",
+                "auto_rollback": True}},
+            opts=self._child(),
+        )
