@@ -1,0 +1,1 @@
+"""Delivery guardrails: one module per concern. Each module exposes `POLICIES`, the policies it contributes."""

@@ -1,0 +1,93 @@
+"""CodePipeline: a V2 pipeline (only V2 has stage rollback and conditions), whose deploy stage rolls back on
+failure, which does not run executions in PARALLEL (that mode disables stage rollback), and which (in prod) waits
+for a manual approval before it deploys."""
+
+from __future__ import annotations
+
+from guardrails.aws_types import CODEPIPELINE
+from guardrails.framework import Resource, resource_policy
+from guardrails.values import UNKNOWN, Findings, get
+
+
+def _stages(pipeline: Resource, findings: Findings) -> list[dict]:
+    stages = get(pipeline.props, "stages", default=[])
+    return stages if findings.known(stages, "stages") else []
+
+
+def _is_deploy_stage(stage: dict) -> bool:
+    return any(get(action, "category") == "Deploy" for action in get(stage, "actions", default=[]) or [])
+
+
+def check_v2(pipeline: Resource, config: dict, findings: Findings) -> None:
+    kind = get(pipeline.props, "pipelineType", default="V1")
+    if findings.known(kind, "pipelineType") and kind != "V2":
+        findings.violation(f"pipeline '{pipeline.name}' is {kind}; set pipelineType V2 (stage rollback needs V2)")
+
+
+def check_deploy_rollback(pipeline: Resource, config: dict, findings: Findings) -> None:
+    for stage in _stages(pipeline, findings):
+        if not _is_deploy_stage(stage):
+            continue
+        name = get(stage, "name", default="?")
+        result = get(stage, "onFailure", "result")
+        if findings.known(result, f"stages[{name}].onFailure.result") and result != "ROLLBACK":
+            findings.violation(
+                f"pipeline '{pipeline.name}': deploy stage '{name}' does not roll back on failure; "
+                "set onFailure.result ROLLBACK"
+            )
+
+
+def check_not_parallel(pipeline: Resource, config: dict, findings: Findings) -> None:
+    mode = get(pipeline.props, "executionMode", default="SUPERSEDED")
+    if findings.known(mode, "executionMode") and mode == "PARALLEL":
+        findings.violation(f"pipeline '{pipeline.name}' runs in PARALLEL mode, which disables stage rollback; use "
+                           "SUPERSEDED or QUEUED")
+
+
+def _approval_before_deploy(stages: list[dict]) -> bool | None:
+    """True if an Approval action runs before the first Deploy action; None if the categories are unknown."""
+    for stage in stages:
+        actions = get(stage, "actions", default=[]) or []
+        if actions is UNKNOWN or any(get(action, "category") is UNKNOWN for action in actions):
+            return None
+        approvals = [get(a, "runOrder", default=1) for a in actions if get(a, "category") == "Approval"]
+        deploys = [get(a, "runOrder", default=1) for a in actions if get(a, "category") == "Deploy"]
+        if deploys:
+            return bool(approvals) and min(approvals) < min(deploys)
+        if approvals:
+            return True
+    return False
+
+
+def check_approval(pipeline: Resource, config: dict, findings: Findings) -> None:
+    stages = _stages(pipeline, findings)
+    if not any(_is_deploy_stage(stage) for stage in stages):
+        return
+    verdict = _approval_before_deploy(stages)
+    if verdict is None:
+        findings.unknown("stages[].actions[].category")
+    elif not verdict:
+        findings.violation(f"pipeline '{pipeline.name}' deploys without a manual approval before the deploy stage")
+
+
+POLICIES = [
+    resource_policy("codepipeline-v2", "Pipelines are CodePipeline V2.", [CODEPIPELINE], check_v2),
+    resource_policy(
+        "codepipeline-deploy-rollback",
+        "Every deploy stage rolls back on failure (onFailure.result ROLLBACK).",
+        [CODEPIPELINE],
+        check_deploy_rollback,
+    ),
+    resource_policy(
+        "codepipeline-not-parallel",
+        "Pipelines do not use PARALLEL execution mode (it disables stage rollback).",
+        [CODEPIPELINE],
+        check_not_parallel,
+    ),
+    resource_policy(
+        "codepipeline-approval-before-deploy",
+        "A manual approval runs before the pipeline deploys.",
+        [CODEPIPELINE],
+        check_approval,
+    ),
+]

@@ -1,0 +1,99 @@
+"""IAM, in every form (managed Policy, RolePolicy/UserPolicy/GroupPolicy, a Role's inline policies): no Allow of
+`*` or `service:*` on `*`, no `iam:PassRole` on `*`, and on Resource `*` only the configured actions that AWS
+grants on `*` alone (such as ecr:GetAuthorizationToken)."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+
+from guardrails.aws_types import IAM_INLINE_POLICIES, IAM_POLICY, IAM_ROLE
+from guardrails.framework import Resource, resource_policy
+from guardrails.values import UNKNOWN, Findings, as_list, get
+
+PASS_ROLE = "iam:passrole"
+
+
+def _documents(resource: Resource) -> list[tuple[str, object]]:
+    if resource.type == IAM_ROLE:
+        inline = get(resource.props, "inlinePolicies", default=[])
+        if inline is UNKNOWN:
+            return [("inlinePolicies", UNKNOWN)]
+        return [(f"inline policy '{get(p, 'name', default=i)}'", get(p, "policy")) for i, p in enumerate(inline)]
+    return [("policy", get(resource.props, "policy"))]
+
+
+def _statements(document: object) -> list[dict]:
+    parsed = json.loads(document) if isinstance(document, str) else document
+    if not isinstance(parsed, dict):
+        raise ValueError("not a JSON object")
+    return [s for s in as_list(parsed.get("Statement")) if isinstance(s, dict)]
+
+
+def _too_broad(action: str, allowed_on_any: list[str]) -> str | None:
+    lowered = action.lower()
+    if lowered == "*" or lowered.endswith(":*"):
+        return f"{action} on *"
+    if fnmatch.fnmatchcase(PASS_ROLE, lowered):
+        return f"{action} on * (lets the holder pass any role, including admin roles)"
+    if not any(lowered == allowed.lower() for allowed in allowed_on_any):
+        return f"{action} on * (scope it to ARNs; only {', '.join(allowed_on_any) or 'no actions'} may use *)"
+    return None
+
+
+def _judge_statement(statement: dict, allowed_on_any: list[str]) -> list[str]:
+    if statement.get("Effect") != "Allow":
+        return []
+    if "NotAction" in statement or "NotResource" in statement:
+        return ["Allow with NotAction/NotResource (grants everything not listed)"]
+    if "*" not in as_list(statement.get("Resource")):
+        return []
+    problems = (_too_broad(str(action), allowed_on_any) for action in as_list(statement.get("Action")))
+    return [problem for problem in problems if problem]
+
+
+def check_no_wildcards(resource: Resource, config: dict, findings: Findings) -> None:
+    allowed_on_any = list(config["actionsAllowedOnAnyResource"])
+    for where, document in _documents(resource):
+        if not findings.known(document, where) or document is None:
+            continue
+        try:
+            statements = _statements(document)
+        except (ValueError, TypeError):
+            findings.violation(f"{resource.type.split(':')[-1]} '{resource.name}' {where} is not a JSON policy")
+            continue
+        for index, statement in enumerate(statements):
+            label = statement.get("Sid") or f"#{index}"
+            for problem in _judge_statement(statement, allowed_on_any):
+                findings.violation(f"{resource.type.split(':')[-1]} '{resource.name}' {where} statement {label} "
+                                   f"allows {problem}")
+
+
+POLICIES = [
+    resource_policy(
+        "iam-least-privilege",
+        "IAM policies never allow * or service:* on *, nor iam:PassRole on *; Resource * only for the actions AWS "
+        "grants on * alone.",
+        sorted({IAM_POLICY, IAM_ROLE, *IAM_INLINE_POLICIES}),
+        check_no_wildcards,
+        {
+            "actionsAllowedOnAnyResource": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": [
+                    "ecr:GetAuthorizationToken",
+                    "cloudwatch:PutMetricData",
+                    "ec2:DescribeInstances",
+                    "ec2:DescribeTags",
+                    "autoscaling:DescribeAutoScalingGroups",
+                    "autoscaling:DescribeLifecycleHooks",
+                    "xray:PutTraceSegments",
+                    "xray:PutTelemetryRecords",
+                    "ssm:DescribeParameters",
+                    "sts:GetCallerIdentity",
+                ],
+                "description": "Actions that AWS only grants on Resource * (no resource-level permissions).",
+            }
+        },
+    ),
+]

@@ -1,0 +1,88 @@
+"""S3 buckets: in pulumi-aws v7 a bucket's public access block, encryption and versioning are separate resources,
+so this is a stack policy that finds, for every bucket, the settings resources that point at it (by the `bucket`
+property's dependency on the bucket, or by its value matching the bucket's name)."""
+
+from __future__ import annotations
+
+from pulumi_policy import StackValidationArgs
+
+from guardrails.aws_types import S3_BUCKETS, S3_ENCRYPTION_CONFIGS, S3_PUBLIC_ACCESS_BLOCKS, S3_VERSIONINGS
+from guardrails.framework import Resource, stack_policy, stack_resources
+from guardrails.values import UNKNOWN, Findings, get
+
+SETTINGS_TYPES = S3_PUBLIC_ACCESS_BLOCKS | S3_ENCRYPTION_CONFIGS | S3_VERSIONINGS
+BLOCK_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+ENCRYPTION_ALGORITHMS = ("AES256", "aws:kms", "aws:kms:dsse")
+
+
+def _targets(setting: Resource, bucket: Resource) -> bool:
+    if bucket.urn in setting.property_dependencies.get("bucket", []):
+        return True
+    target = get(setting.props, "bucket")
+    names = {get(bucket.props, "bucket"), get(bucket.props, "id")} - {None, UNKNOWN}
+    return target is not UNKNOWN and target in names
+
+
+def _check_public_access(bucket: Resource, blocks: list[Resource], findings: Findings) -> None:
+    if not blocks:
+        findings.violation(f"bucket '{bucket.name}' has no BucketPublicAccessBlock; add one with all four flags true",
+                           bucket.urn)
+        return
+    for block in blocks:
+        for flag in BLOCK_FLAGS:
+            value = get(block.props, flag, default=False)
+            if findings.known(value, f"{block.name}.{flag}") and value is not True:
+                findings.violation(f"bucket '{bucket.name}': public access block '{block.name}' has {flag} not true",
+                                   bucket.urn)
+
+
+def _check_encryption(bucket: Resource, configs: list[Resource], findings: Findings) -> None:
+    if not configs:
+        findings.violation(
+            f"bucket '{bucket.name}' has no BucketServerSideEncryptionConfiguration; add one (AES256 or aws:kms)",
+            bucket.urn,
+        )
+        return
+    for config in configs:
+        rules = get(config.props, "rules", default=[])
+        if not findings.known(rules, f"{config.name}.rules"):
+            continue
+        algorithms = [get(rule, "applyServerSideEncryptionByDefault", "sseAlgorithm") for rule in rules]
+        if UNKNOWN in algorithms:
+            findings.unknown(f"{config.name}.rules[].applyServerSideEncryptionByDefault.sseAlgorithm")
+        elif not any(algorithm in ENCRYPTION_ALGORITHMS for algorithm in algorithms):
+            findings.violation(
+                f"bucket '{bucket.name}': encryption configuration '{config.name}' sets no default algorithm "
+                f"(one of {', '.join(ENCRYPTION_ALGORITHMS)})",
+                bucket.urn,
+            )
+
+
+def _check_versioning(bucket: Resource, versionings: list[Resource], findings: Findings) -> None:
+    if not versionings:
+        findings.violation(f"bucket '{bucket.name}' has no BucketVersioning; add one with status Enabled", bucket.urn)
+        return
+    for versioning in versionings:
+        status = get(versioning.props, "versioningConfiguration", "status")
+        if findings.known(status, f"{versioning.name}.versioningConfiguration.status") and status != "Enabled":
+            findings.violation(f"bucket '{bucket.name}': versioning '{versioning.name}' has status {status}, not "
+                               "Enabled", bucket.urn)
+
+
+def check_buckets(args: StackValidationArgs, config: dict, findings: Findings) -> None:
+    resources = stack_resources(args, S3_BUCKETS | SETTINGS_TYPES)
+    settings = [r for r in resources if r.type in SETTINGS_TYPES]
+    for bucket in (r for r in resources if r.type in S3_BUCKETS):
+        mine = [s for s in settings if _targets(s, bucket)]
+        _check_public_access(bucket, [s for s in mine if s.type in S3_PUBLIC_ACCESS_BLOCKS], findings)
+        _check_encryption(bucket, [s for s in mine if s.type in S3_ENCRYPTION_CONFIGS], findings)
+        _check_versioning(bucket, [s for s in mine if s.type in S3_VERSIONINGS], findings)
+
+
+POLICIES = [
+    stack_policy(
+        "s3-bucket-hardened",
+        "S3 buckets block all public access, are encrypted by default and versioned.",
+        check_buckets,
+    ),
+]
