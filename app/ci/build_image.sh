@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# CodeBuild's build phase (app/buildspec.yml): build the image, push it as <repository>:<git sha> exactly once
+# (tags are immutable; nothing moving like "latest" is ever pushed), resolve the digest the registry holds, and
+# assemble the CodeDeploy bundle: appspec.yml, hooks/, image.json and deploy.env.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."  # the repository root
+
+BUNDLE_OUT="${BUNDLE_OUT:-app/dist/bundle}"
+PYTHON="${PYTHON:-python}"
+
+fail() {
+  echo "build: $*" >&2
+  exit 1
+}
+
+for name in REPOSITORY_URI REPOSITORY_NAME AWS_DEFAULT_REGION APP_LOG_GROUP CODEBUILD_RESOLVED_SOURCE_VERSION; do
+  [[ -n "${!name:-}" ]] || fail "$name is not set (the CodeBuild project sets it)"
+done
+tag="$CODEBUILD_RESOLVED_SOURCE_VERSION"
+[[ "$tag" =~ ^[0-9a-f]{40}$ ]] || fail "CODEBUILD_RESOLVED_SOURCE_VERSION is '$tag', not a git commit sha"
+registry="${REPOSITORY_URI%%/*}"
+image="$REPOSITORY_URI:$tag"
+
+# The digest the registry holds for our tag, or "None".
+pushed_digest() {
+  aws ecr batch-get-image --region "$AWS_DEFAULT_REGION" --repository-name "$REPOSITORY_NAME" \
+    --image-ids "imageTag=$tag" --query 'images[0].imageId.imageDigest' --output text
+}
+
+echo "build: logging in to $registry"
+aws ecr get-login-password --region "$AWS_DEFAULT_REGION" \
+  | docker login --username AWS --password-stdin "$registry" >/dev/null \
+  || fail "ECR login to $registry failed"
+
+digest="$(pushed_digest)" || fail "could not look up $image in ECR"
+if [[ "$digest" == sha256:* ]]; then
+  # A retried build of the same commit: the tag is immutable, so the pushed image is the release.
+  echo "build: $image is already in the registry ($digest); not rebuilding it"
+else
+  echo "build: building $image"
+  docker build --build-arg "GIT_SHA=$tag" --build-arg "BUILD_TIME=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+    --tag "$image" app
+  docker push "$image"
+  digest="$(pushed_digest)" || fail "could not look up $image in ECR after pushing it"
+fi
+[[ "$digest" =~ ^sha256:[0-9a-f]{64}$ ]] || fail "could not resolve the digest of $image (registry said '$digest')"
+
+echo "build: assembling the CodeDeploy bundle in $BUNDLE_OUT"
+rm -rf "$BUNDLE_OUT"
+mkdir -p "$BUNDLE_OUT/hooks"
+cp app/appspec.yml "$BUNDLE_OUT/"
+cp app/hooks/*.sh "$BUNDLE_OUT/hooks/"
+chmod 0755 "$BUNDLE_OUT"/hooks/*.sh
+"$PYTHON" -m app.artifact --out "$BUNDLE_OUT" --repository-uri "$REPOSITORY_URI" --tag "$tag" --digest "$digest" \
+  --region "$AWS_DEFAULT_REGION" --port "${APP_PORT:-8080}" --log-group "$APP_LOG_GROUP" \
+  --drill-failure-rate "${DRILL_FAILURE_RATE:-0}"

@@ -1,0 +1,61 @@
+# shellcheck shell=bash
+# Sourced by every hook after `set -euo pipefail` and HOOK=<its lifecycle event>. Gives each failure a message
+# that starts with the hook's name (the operator's `diagnose` reads the failing hook's log tail) and reads the
+# bundle's inputs. Every path, name and timeout here can be overridden from the environment.
+
+set -E  # the ERR trap also fires inside functions
+trap 'echo "$HOOK: command failed (exit $?) at ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND" >&2' ERR
+
+# The bundle this script came from. CodeDeploy runs every hook from its revision's deployment-archive
+# directory, and BeforeInstall runs before `files:` are copied, so the bundle is found next to the script.
+BUNDLE_DIR="${BUNDLE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+CONTAINER_NAME="${CONTAINER_NAME:-app}"
+PYTHON="${PYTHON:-python3}"  # Amazon Linux 2023 ships python3; used only to read JSON
+
+fail() {
+  echo "$HOOK: $*" >&2
+  exit 1
+}
+
+# json_field NAME < document: print one top-level field of a JSON object.
+json_field() {
+  "$PYTHON" -c '
+import json, sys
+try:
+    print(json.load(sys.stdin)[sys.argv[1]])
+except (ValueError, KeyError, TypeError):
+    sys.exit(1)
+' "$1"
+}
+
+# The deployment's settings, written by the build (app/artifact.py): AWS_REGION, APP_PORT, APP_LOG_GROUP,
+# DRILL_FAILURE_RATE.
+load_deploy_env() {
+  local file="$BUNDLE_DIR/deploy.env"
+  [[ -f "$file" ]] || fail "$file is missing: the build writes it into the bundle (python -m app.artifact)"
+  # shellcheck source=/dev/null
+  source "$file"
+  local name
+  for name in AWS_REGION APP_PORT APP_LOG_GROUP DRILL_FAILURE_RATE; do
+    [[ -n "${!name:-}" ]] || fail "$file does not set $name"
+  done
+}
+
+# The image to deploy, from image.json: IMAGE_REPOSITORY, IMAGE_TAG, IMAGE_DIGEST, IMAGE_URI (repo@sha256:...).
+read_image() {
+  local file="$BUNDLE_DIR/image.json"
+  [[ -f "$file" ]] || fail "$file is missing: the build writes it into the bundle (python -m app.artifact)"
+  IMAGE_REPOSITORY="$(json_field repository <"$file")" || fail "$file has no 'repository'"
+  # shellcheck disable=SC2034  # used by the hooks that source this file
+  IMAGE_TAG="$(json_field tag <"$file")" || fail "$file has no 'tag'"
+  IMAGE_DIGEST="$(json_field digest <"$file")" || fail "$file has no 'digest'"
+  IMAGE_URI="$(json_field uri <"$file")" || fail "$file has no 'uri'"
+  [[ "$IMAGE_DIGEST" =~ ^sha256:[0-9a-f]{64}$ ]] || fail "$file: digest '$IMAGE_DIGEST' is not sha256:<64 hex>"
+  [[ "$IMAGE_URI" == "$IMAGE_REPOSITORY@$IMAGE_DIGEST" ]] \
+    || fail "$file: uri '$IMAGE_URI' is not repository@digest; refusing to deploy by anything but digest"
+}
+
+# The ID of the app container, running or not; empty if there is none.
+container_id() {
+  docker ps --all --quiet --filter "name=^/?${CONTAINER_NAME}\$"
+}
