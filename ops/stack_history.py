@@ -159,7 +159,7 @@ def choose_target(entries: Sequence[Entry], to_version: int | None = None) -> En
             raise OpsError(f"version {to_version} is not in the stack's history")
         if not chosen.is_good_update:
             raise OpsError(
-                f"version {to_version} is a {chosen.kind or 'unknown'} that {_result_phrase(chosen.result)}; "
+                f"version {to_version} is {_article(chosen.kind)} that {_result_phrase(chosen.result)}; "
                 "only a succeeded update can be a rollback target"
             )
         return chosen
@@ -173,6 +173,11 @@ def choose_target(entries: Sequence[Entry], to_version: int | None = None) -> En
         f"no succeeded update is older than the newest update (version {newest_update.version}); "
         "there is no earlier good version to roll back to"
     )
+
+
+def _article(kind: str) -> str:
+    kind = kind or "unknown operation"
+    return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
 
 
 def _result_phrase(result: str) -> str:

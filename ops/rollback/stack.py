@@ -9,6 +9,7 @@ file as it was."""
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 import shutil
 import sys
@@ -24,6 +25,7 @@ from ops.stack_history import Entry, choose_target, read_history, update_in_prog
 
 # What the Pulumi CLI prints when another operation holds the stack (Pulumi Cloud; DIY backends).
 LOCKED_TEXTS = ("[409] Conflict: Another update is currently in progress.", "the stack is currently locked by")
+ROLLBACK_MESSAGE = re.compile(r"^Rollback to version (\d+) \(ops rollback stack\)$")
 
 
 def add_parser(subparsers) -> None:
@@ -91,12 +93,25 @@ def make_plan(stack: str, project_dir: Path, to_version: int | None) -> Plan:
             "wait for it to finish (or `pulumi cancel` it) and retry"
         )
     target = choose_target(entries, to_version)
+    _warn_if_undoing_a_rollback(entries, target)
     checkout = find_checkout(project_dir)
     use_worktree = _needs_worktree(target, checkout)
     current = stack_config.read_config(stack, project_dir)
     changes = stack_config.diff(current, target.config)
     stack_config.check_restorable(target.config, changes)
     return Plan(stack, target, project_dir, checkout, use_worktree, changes)
+
+
+def _warn_if_undoing_a_rollback(entries: list[Entry], target: Entry) -> None:
+    """After a rollback, the newest update is the rollback itself; going back from it re-applies the bad version."""
+    newest = next((entry for entry in entries if entry.kind == "update"), None)
+    rolled_back = ROLLBACK_MESSAGE.match(newest.message) if newest else None
+    if rolled_back and int(rolled_back.group(1)) != target.version:
+        print(
+            f"warning: the newest update (version {newest.version}) is a rollback to version {rolled_back.group(1)}; "
+            f"going to version {target.version} undoes it",
+            file=sys.stderr,
+        )
 
 
 def _needs_worktree(target: Entry, checkout: Checkout | None) -> bool:

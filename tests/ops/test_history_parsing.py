@@ -1,0 +1,111 @@
+"""Stack history as typed entries, and how the rollback target is chosen from them."""
+
+from datetime import timedelta
+
+import pytest
+
+from ops.errors import OpsError
+from ops.stack_history import ConfigValue, changed_keys, choose_target, parse_history, update_in_progress
+
+
+def raw(version, kind="update", result="succeeded", commit=None, dirty=None, config=None):
+    """An entry in the CLI's updateInfoJSON shape."""
+    entry = {
+        "version": version,
+        "kind": kind,
+        "startTime": "2026-11-01T10:00:00.000Z",
+        "message": f"change {version}",
+        "environment": {"exec.kind": "cli"},
+        "config": config or {},
+        "result": result,
+    }
+    if commit:
+        entry["environment"]["git.head"] = commit
+    if dirty is not None:
+        entry["environment"]["git.dirty"] = "true" if dirty else "false"
+    if result != "in-progress":
+        entry |= {"endTime": "2026-11-01T10:01:02.000Z", "resourceChanges": {"same": 3, "update": 1}}
+    return entry
+
+
+def test_entries_are_typed_and_newest_first():
+    entries = parse_history([raw(1, commit="abc", dirty=True), raw(3, kind="preview"), raw(2, result="failed")])
+    assert [entry.version for entry in entries] == [3, 2, 1]
+    oldest = entries[-1]
+    assert oldest.git_commit == "abc" and oldest.git_dirty is True
+    assert oldest.duration == timedelta(seconds=62)
+    assert oldest.resource_changes == {"same": 3, "update": 1}
+
+
+def test_an_entry_without_commit_or_end_has_none():
+    entry = parse_history([raw(1, result="in-progress")])[0]
+    assert entry.git_commit is None and entry.git_dirty is None and entry.duration is None
+    assert entry.end_time is None and entry.resource_changes is None
+
+
+def test_overlapping_pages_keep_one_entry_per_version():
+    assert [entry.version for entry in parse_history([raw(2), raw(1), raw(2)])] == [2, 1]
+
+
+def test_secret_config_values_parse_with_or_without_their_value():
+    config = {"delivery:pw": {"secret": True}, "aws:region": {"value": "eu-west-1", "secret": False}}
+    entry = parse_history([raw(1, config=config)])[0]
+    assert entry.config["delivery:pw"] == ConfigValue(None, True)
+    assert entry.config["delivery:pw"].shown() == "[secret]"
+    assert entry.config["aws:region"].shown() == "eu-west-1"
+
+
+def test_default_target_skips_previews_refreshes_and_failed_updates():
+    history = [raw(1), raw(2, kind="refresh"), raw(3, kind="preview"), raw(4, result="failed"), raw(5)]
+    entries = parse_history([*history, raw(6, kind="destroy")])
+    assert choose_target(entries).version == 1
+
+
+def test_default_target_is_older_than_a_failed_newest_update():
+    entries = parse_history([raw(1), raw(2), raw(3, result="failed")])
+    assert choose_target(entries).version == 2
+
+
+@pytest.mark.parametrize(
+    ("history", "message"),
+    [
+        ([], "no update yet"),
+        ([raw(1, kind="preview")], "no update yet"),
+        ([raw(1)], "no succeeded update is older"),
+        ([raw(1, result="failed"), raw(2)], "no succeeded update is older"),
+    ],
+)
+def test_no_eligible_default_target_is_refused(history, message):
+    with pytest.raises(OpsError, match=message):
+        choose_target(parse_history(history))
+
+
+def test_to_picks_a_succeeded_update():
+    assert choose_target(parse_history([raw(1), raw(2), raw(3)]), to_version=2).version == 2
+
+
+@pytest.mark.parametrize(
+    ("version", "message"),
+    [
+        (9, "version 9 is not in the stack's history"),
+        (2, "version 2 is a preview that succeeded; only a succeeded update"),
+        (3, "version 3 is an update that failed"),
+        (4, "version 4 is a refresh that succeeded"),
+    ],
+)
+def test_to_refuses_anything_but_a_succeeded_update(version, message):
+    entries = parse_history([raw(1), raw(2, kind="preview"), raw(3, result="failed"), raw(4, kind="refresh"), raw(5)])
+    with pytest.raises(OpsError, match=message):
+        choose_target(entries, to_version=version)
+
+
+def test_update_in_progress_is_the_newest_unfinished_entry():
+    assert update_in_progress(parse_history([raw(1), raw(2, result="in-progress")])).version == 2
+    assert update_in_progress(parse_history([raw(1, result="in-progress"), raw(2)])) is None
+
+
+def test_changed_keys_reports_added_removed_and_changed_including_secrets():
+    before = {"a": ConfigValue("1", False), "pw": ConfigValue("x", True), "gone": ConfigValue("1", False)}
+    after = {"a": ConfigValue("2", False), "pw": ConfigValue("y", True), "new": ConfigValue("1", False)}
+    assert changed_keys(before, after) == {"added": ["new"], "removed": ["gone"], "changed": ["a", "pw"]}
+    assert changed_keys(before, before) == {"added": [], "removed": [], "changed": []}
