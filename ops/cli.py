@@ -10,7 +10,7 @@ import sys
 from ops.errors import OpsError
 
 # One module per command, in the order `--help` lists them.
-COMMAND_MODULES: list[str] = ["ops.diagnose", "ops.history", "ops.rollback"]
+COMMAND_MODULES: list[str] = ["ops.diagnose", "ops.history", "ops.rollback", "ops.check"]
 
 
 def build_parser() -> argparse.ArgumentParser:

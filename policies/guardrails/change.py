@@ -74,9 +74,9 @@ def check_no_stateful_deletion(args: StackValidationArgs, config: dict, findings
     for old in baseline.of_types(types):
         if old.urn in matched:
             continue
-        same_type = sorted(r.name for r in plan if r.type == old.type and r.urn not in baseline.resources)
-        hint = (f"; if it was renamed to '{same_type[0]}', add aliases=[pulumi.Alias(name='{old.name}')] so it "
-                "moves instead" if same_type else "")
+        candidates = sorted(r.name for r in plan if r.type == old.type and r.urn not in baseline.resources)
+        hint = (f"; if it was renamed (new {old.type.split(':')[-1]}: {', '.join(candidates)}), give the new one "
+                f"aliases=[pulumi.Alias(name='{old.name}')] so it moves instead" if candidates else "")
         findings.violation(f"{old.type} '{old.name}' is in the deployed stack but not in the plan, so it would be "
                            f"deleted with its data{hint}")
 

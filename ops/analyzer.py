@@ -1,0 +1,403 @@
+"""Runs the policy pack the way the Pulumi engine does, without the engine: as its own process, driven over the
+Analyzer gRPC protocol.
+
+How the engine starts a Python policy pack (pulumi/pkg/resource/plugin/analyzer_plugin.go, NewPolicyAnalyzer):
+it reads PulumiPolicy.yaml, runs the `pulumi-analyzer-policy-python` plugin from the pack's directory, and that
+script runs `<virtualenv>/bin/python -u -m pulumi.policy <engine address> .`; the pack's PolicyPack serves the
+Analyzer service on 127.0.0.1 and prints its port on stdout. The environment carries PULUMI_CONFIG (the stack's
+config), PULUMI_PROJECT, PULUMI_STACK, PULUMI_ORGANIZATION and PULUMI_DRY_RUN. The engine then calls Handshake
+(Python packs answer UNIMPLEMENTED, which is fine), ConfigureStack, GetAnalyzerInfo, and Configure with every
+policy's enforcement level and properties (schema defaults, overridden by --policy-pack-config). During the
+deployment it calls Analyze for each resource with its inputs, and AnalyzeStack once with every resource's
+outputs, parent and dependencies (the root stack's outputs are the stack outputs).
+
+The pack does not dial the engine address, so we pass a placeholder."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+import jsonschema
+from google.protobuf import empty_pb2, json_format, struct_pb2
+from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+
+from ops.errors import OpsError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACK_DIR = PROJECT_ROOT / "policies"
+ENGINE_ADDRESS = "127.0.0.1:0"  # placeholder: pulumi.policy parses it, but the pack never dials the engine
+MAX_MESSAGE_BYTES = 400 * 1024 * 1024  # the engine's and the pack's gRPC limit
+CHANNEL_OPTIONS = [
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+]
+LEVELS = ("advisory", "mandatory", "remediate", "disabled")
+
+
+@dataclass
+class PolicyInfo:
+    name: str
+    description: str
+    level: str
+    kind: str  # "resource" or "stack"
+    schema: dict[str, Any]  # the config properties' JSON schemas
+
+
+@dataclass
+class Diagnostic:
+    policy: str
+    level: str
+    message: str
+    urn: str = ""
+
+    def to_dict(self) -> dict:
+        return {"policy": self.policy, "level": self.level, "message": self.message, "urn": self.urn}
+
+
+@dataclass
+class Analysis:
+    """What the pack said about one request: violations, and policies that declared themselves not applicable."""
+
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    not_applicable: dict[str, str] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------- config
+
+
+def load_policy_config(path: Path) -> dict[str, Any]:
+    """A --policy-pack-config file: {policy or "all": level | {"enforcementLevel": level, key: value...}}."""
+    try:
+        document = json.loads(path.read_text() or "{}")
+    except OSError as error:
+        raise OpsError(f"cannot read policy config {path}: {error.strerror}") from error
+    except ValueError as error:
+        raise OpsError(f"policy config {path} is not JSON: {error}") from error
+    if not isinstance(document, dict):
+        raise OpsError(f"policy config {path} must be a JSON object keyed by policy name")
+    return document
+
+
+def reconcile_config(policies: list[PolicyInfo], given: dict[str, Any]) -> dict[str, tuple[str, dict]]:
+    """Every policy's (level, properties), as the CLI computes them before Configure: the policy's default level
+    and its schema defaults, then `all`, then per-policy settings; the result is validated against each schema."""
+    result = {
+        p.name: (p.level, {k: spec["default"] for k, spec in p.schema.items() if "default" in spec}) for p in policies
+    }
+    entries = {name: _split_entry(name, value) for name, value in given.items()}
+    unknown = sorted(set(entries) - set(result) - {"all"})
+    if unknown:
+        raise OpsError(f"policy config names policies the pack does not have: {', '.join(unknown)}")
+    if entries.get("all", (None, {}))[0]:
+        result = {name: (entries["all"][0], props) for name, (_, props) in result.items()}
+    for name, (level, props) in entries.items():
+        if name == "all":
+            continue
+        old_level, old_props = result[name]
+        result[name] = (level or old_level, {**old_props, **props})
+    by_name = {p.name: p for p in policies}
+    for name, (_, props) in result.items():
+        schema = {"type": "object", "properties": by_name[name].schema}
+        errors = sorted(error.message for error in jsonschema.Draft7Validator(schema).iter_errors(props))
+        if errors:
+            raise OpsError(f"policy config for {name} is invalid: {'; '.join(errors)}")
+    return result
+
+
+def _split_entry(name: str, value: Any) -> tuple[str | None, dict]:
+    if isinstance(value, str):
+        level, props = value, {}
+    elif isinstance(value, dict):
+        props = dict(value)
+        level = props.pop("enforcementLevel", None)
+    else:
+        raise OpsError(f"policy config for {name} must be a level or an object, not {type(value).__name__}")
+    if level is not None and level not in LEVELS:
+        raise OpsError(f"policy config for {name}: {level!r} is not one of {', '.join(LEVELS)}")
+    return level, props
+
+
+# ---------------------------------------------------------------------------------------------- messages
+
+
+def _struct(values: dict | None) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    if values:
+        message.update(values)
+    return message
+
+
+def _options(resource) -> analyzer_pb2.AnalyzerResourceOptions:
+    return analyzer_pb2.AnalyzerResourceOptions(
+        protect=bool(resource.protect),
+        ignoreChanges=list(resource.ignore_changes),
+        deleteBeforeReplace=bool(resource.delete_before_replace),
+        deleteBeforeReplaceDefined=bool(resource.delete_before_replace),
+        additionalSecretOutputs=list(resource.additional_secret_outputs),
+        aliases=list(resource.aliases),
+        customTimeouts=analyzer_pb2.AnalyzerResourceOptions.CustomTimeouts(),
+        parent=resource.parent or "",
+    )
+
+
+class _Providers:
+    """Resolves a resource's provider reference (`<provider urn>::<id>`) to the provider registration."""
+
+    def __init__(self, resources: Iterable):
+        self._by_urn = {r.urn: r for r in resources if r.type.startswith("pulumi:providers:")}
+
+    def message(self, resource) -> analyzer_pb2.AnalyzerProviderResource | None:
+        reference = getattr(resource, "provider", "") or ""
+        provider = self._by_urn.get(reference.rsplit("::", 1)[0]) if reference else None
+        if provider is None:
+            return None
+        return analyzer_pb2.AnalyzerProviderResource(
+            urn=provider.urn, type=provider.type, name=provider.name, properties=_struct(provider.inputs)
+        )
+
+
+def analyze_request(resource, providers: _Providers) -> analyzer_pb2.AnalyzeRequest:
+    """What the engine sends for one resource: its inputs, options and provider."""
+    return analyzer_pb2.AnalyzeRequest(
+        urn=resource.urn, type=resource.type, name=resource.name, properties=_struct(resource.inputs),
+        options=_options(resource), provider=providers.message(resource),
+    )
+
+
+def stack_resource(resource, providers: _Providers, properties: dict | None = None) -> analyzer_pb2.AnalyzerResource:
+    """What the engine sends for one resource in AnalyzeStack: its outputs, options, parent and dependencies."""
+    return analyzer_pb2.AnalyzerResource(
+        urn=resource.urn, type=resource.type, name=resource.name,
+        properties=_struct(resource.outputs if properties is None else properties),
+        options=_options(resource), provider=providers.message(resource), parent=resource.parent or "",
+        dependencies=list(resource.dependencies),
+        propertyDependencies={
+            key: analyzer_pb2.AnalyzerPropertyDependencies(urns=list(urns))
+            for key, urns in resource.property_dependencies.items() if urns
+        },
+    )
+
+
+def _analysis(response: analyzer_pb2.AnalyzeResponse) -> Analysis:
+    analysis = Analysis()
+    for item in response.diagnostics:
+        message = item.message
+        if item.description and message.startswith(item.description + "\n"):
+            message = message[len(item.description) + 1:]
+        level = analyzer_pb2.EnforcementLevel.Name(item.enforcementLevel).lower()
+        analysis.diagnostics.append(Diagnostic(item.policyName, level, message, item.urn))
+    for item in response.not_applicable:
+        analysis.not_applicable[item.policy_name] = item.reason
+    return analysis
+
+
+# ---------------------------------------------------------------------------------------------- the process
+
+
+class PolicyPack:
+    """The pack as a child process, and a gRPC client to it. Use as a context manager."""
+
+    def __init__(self, pack_dir: Path = PACK_DIR, *, project: str, stack: str, organization: str = "organization",
+                 dry_run: bool = True, stack_config: dict[str, str] | None = None, python: str = sys.executable,
+                 startup_timeout: float = 30.0):
+        self.pack_dir = Path(pack_dir).resolve()
+        self.project, self.stack, self.organization, self.dry_run = project, stack, organization, dry_run
+        self.stack_config = dict(stack_config or {})
+        self.python, self.startup_timeout = python, startup_timeout
+        self._process: subprocess.Popen | None = None
+        self._stderr: deque[str] = deque(maxlen=40)
+        self._channel: grpc.Channel | None = None
+        self._stub: analyzer_pb2_grpc.AnalyzerStub | None = None
+        self._info: tuple[str, list[PolicyInfo]] | None = None
+
+    def __enter__(self) -> PolicyPack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- lifecycle
+
+    def start(self) -> None:
+        if not (self.pack_dir / "PulumiPolicy.yaml").is_file():
+            raise OpsError(f"{self.pack_dir} is not a policy pack (no PulumiPolicy.yaml)")
+        env = {
+            **os.environ,
+            "PULUMI_CONFIG": json.dumps(self.stack_config),
+            "PULUMI_PROJECT": self.project,
+            "PULUMI_STACK": self.stack,
+            "PULUMI_ORGANIZATION": self.organization,
+            "PULUMI_DRY_RUN": "true" if self.dry_run else "false",
+        }
+        self._process = subprocess.Popen(
+            [self.python, "-u", "-m", "pulumi.policy", ENGINE_ADDRESS, "."],
+            cwd=self.pack_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        )
+        threading.Thread(target=self._drain_stderr, daemon=True).start()
+        port = self._read_port()
+        self._channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=CHANNEL_OPTIONS)
+        try:
+            grpc.channel_ready_future(self._channel).result(timeout=self.startup_timeout)
+        except grpc.FutureTimeoutError:
+            self.close()
+            raise OpsError(f"the policy pack listens on port {port} but does not answer") from None
+        self._stub = analyzer_pb2_grpc.AnalyzerStub(self._channel)
+        self._handshake_and_configure_stack()
+
+    def _drain_stderr(self) -> None:
+        for line in iter(self._process.stderr.readline, b""):
+            self._stderr.append(line.decode(errors="replace").rstrip())
+
+    def _read_port(self) -> int:
+        deadline = time.monotonic() + self.startup_timeout
+        stdout = self._process.stdout
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([stdout], [], [], 0.1)
+            if ready:
+                line = stdout.readline().decode().strip()
+                if line.isdigit():
+                    return int(line)
+                if not line and self._process.poll() is not None:
+                    break
+            elif self._process.poll() is not None:
+                break
+        self._process.wait(timeout=5) if self._process.poll() is None else None
+        detail = "; ".join(line for line in list(self._stderr)[-5:] if line) or "no output"
+        self.close()
+        raise OpsError(f"the policy pack in {self.pack_dir} did not start: {detail}")
+
+    def _handshake_and_configure_stack(self) -> None:
+        directory = str(self.pack_dir)
+        calls = [
+            (self._stub.Handshake, analyzer_pb2.AnalyzerHandshakeRequest(
+                engine_address=ENGINE_ADDRESS, root_directory=directory, program_directory=directory)),
+            (self._stub.ConfigureStack, analyzer_pb2.AnalyzerStackConfigureRequest(
+                stack=self.stack, project=self.project, organization=self.organization, dry_run=self.dry_run,
+                config=self.stack_config)),
+        ]
+        for call, request in calls:
+            try:
+                call(request)
+            except grpc.RpcError as error:
+                if error.code() != grpc.StatusCode.UNIMPLEMENTED:  # the engine tolerates UNIMPLEMENTED too
+                    raise self._failure(error) from None
+
+    def close(self) -> None:
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(timeout=10)
+        if self._process is not None:
+            for pipe in (self._process.stdout, self._process.stderr):
+                pipe.close()
+        self._process = None
+
+    def _failure(self, error: grpc.RpcError) -> OpsError:
+        detail = error.details() or str(error.code())
+        return OpsError(f"the policy pack failed: {detail.strip().splitlines()[-1] if detail.strip() else detail}")
+
+    # -- the Analyzer protocol
+
+    def info(self) -> tuple[str, list[PolicyInfo]]:
+        """The pack's name and its policies (cached, as the engine caches it)."""
+        if self._info is None:
+            response = self._call(self._stub.GetAnalyzerInfo, empty_pb2.Empty())
+            policies = [
+                PolicyInfo(
+                    name=p.name, description=p.description,
+                    level=analyzer_pb2.EnforcementLevel.Name(p.enforcementLevel).lower(),
+                    kind="stack" if p.policy_type == analyzer_pb2.POLICY_TYPE_STACK else "resource",
+                    schema=json_format.MessageToDict(p.configSchema.properties) if p.HasField("configSchema") else {},
+                )
+                for p in response.policies
+            ]
+            self._info = (response.name, sorted(policies, key=lambda p: p.name))
+        return self._info
+
+    def configure(self, given: dict[str, Any]) -> dict[str, tuple[str, dict]]:
+        """Configure every policy (levels and properties) from a --policy-pack-config style mapping."""
+        config = reconcile_config(self.info()[1], given)
+        request = analyzer_pb2.ConfigureAnalyzerRequest(policyConfig={
+            name: analyzer_pb2.PolicyConfig(
+                enforcementLevel=analyzer_pb2.EnforcementLevel.Value(level.upper()), properties=_struct(props))
+            for name, (level, props) in config.items()
+        })
+        self._call(self._stub.Configure, request)
+        return config
+
+    def analyze(self, request: analyzer_pb2.AnalyzeRequest) -> Analysis:
+        return _analysis(self._call(self._stub.Analyze, request))
+
+    def analyze_stack(self, resources: list[analyzer_pb2.AnalyzerResource]) -> Analysis:
+        return _analysis(self._call(self._stub.AnalyzeStack, analyzer_pb2.AnalyzeStackRequest(resources=resources)))
+
+    def _call(self, method, request):
+        if self._stub is None:
+            raise OpsError("the policy pack is not running")
+        try:
+            return method(request)
+        except grpc.RpcError as error:
+            raise self._failure(error) from None
+
+
+# ---------------------------------------------------------------------------------------------- a whole run
+
+
+@dataclass
+class Report:
+    """Everything the pack said about one planned stack."""
+
+    policies: list[PolicyInfo]
+    levels: dict[str, str]
+    diagnostics: list[Diagnostic]
+    not_applicable: dict[str, str]
+
+    @property
+    def mandatory(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.level == "mandatory"]
+
+
+def analyze_resources(pack: PolicyPack, resources: list, stack_outputs: dict | None = None,
+                      levels: dict[str, str] | None = None) -> Report:
+    """Analyze every resource (inputs), then AnalyzeStack with all of them (outputs; the root stack's outputs are
+    `stack_outputs` when given), as the engine does during a preview. The pack must be configured already."""
+    providers = _Providers(resources)
+    diagnostics: list[Diagnostic] = []
+    not_applicable: dict[str, str] = {}
+    for resource in resources:
+        analysis = pack.analyze(analyze_request(resource, providers))
+        diagnostics += [_with_urn(d, resource.urn) for d in analysis.diagnostics]
+    stack = [
+        stack_resource(r, providers, stack_outputs if r.type == "pulumi:pulumi:Stack" and stack_outputs is not None
+                       else None)
+        for r in resources
+    ]
+    analysis = pack.analyze_stack(stack)
+    diagnostics += analysis.diagnostics
+    not_applicable.update(analysis.not_applicable)
+    _, policies = pack.info()
+    return Report(policies, dict(levels or {p.name: p.level for p in policies}), diagnostics, not_applicable)
+
+
+def _with_urn(diagnostic: Diagnostic, urn: str) -> Diagnostic:
+    # The engine attributes a resource policy's diagnostic to the resource it analyzed.
+    return diagnostic if diagnostic.urn else Diagnostic(diagnostic.policy, diagnostic.level, diagnostic.message, urn)
