@@ -17,6 +17,7 @@ import os
 import runpy
 import subprocess
 import sys
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,8 @@ class MockRun:
     stack: str
     resources: list[Registration]
     stack_outputs: dict[str, Any]
+    evaluation_seconds: float = 0.0
+    """Imports plus registration, inside the child process (interpreter start-up excluded)."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1, sort_keys=True, default=str)
@@ -65,7 +68,8 @@ class MockRun:
     def from_json(cls, text: str) -> MockRun:
         data = json.loads(text)
         return cls(project=data["project"], stack=data["stack"], stack_outputs=data["stack_outputs"],
-                   resources=[Registration(**r) for r in data["resources"]])
+                   resources=[Registration(**r) for r in data["resources"]],
+                   evaluation_seconds=data.get("evaluation_seconds", 0.0))
 
     def of_type(self, type_: str) -> list[Registration]:
         return [r for r in self.resources if r.type == type_]
@@ -196,6 +200,7 @@ def _mock_call(token: str, args: dict, region: str) -> dict:
 
 def _run_here(project_dir: Path, stack: str) -> MockRun:
     """Runs the program in this process. Only call in a fresh process: the SDK's runtime state is global."""
+    started = time.perf_counter()
     import pulumi
     from pulumi.runtime import mocks as pulumi_mocks
     from pulumi.runtime.stack import run_pulumi_func
@@ -252,7 +257,8 @@ def _run_here(project_dir: Path, stack: str) -> MockRun:
         os.chdir(cwd)
     stack_outputs = _plain(outputs)
     registrations[0].outputs = stack_outputs
-    return MockRun(project=project, stack=stack, resources=registrations, stack_outputs=stack_outputs)
+    return MockRun(project=project, stack=stack, resources=registrations, stack_outputs=stack_outputs,
+                   evaluation_seconds=round(time.perf_counter() - started, 3))
 
 
 def _plain(value: Any) -> Any:
@@ -281,9 +287,18 @@ def run_program(stack: str, project_dir: Path = PROJECT_ROOT, timeout: float = 1
     except subprocess.TimeoutExpired:
         raise OpsError(f"the offline run of stack {stack} did not finish within {timeout:g}s") from None
     if result.returncode != 0:
-        raise OpsError(result.stderr.strip().splitlines()[-1] if result.stderr.strip() else
-                       f"the offline run of stack {stack} failed with exit code {result.returncode}")
+        raise OpsError(_failure_message(stack, result))
     return MockRun.from_json(result.stdout)
+
+
+def _failure_message(stack: str, result: subprocess.CompletedProcess) -> str:
+    lines = result.stderr.strip().splitlines()
+    for line in lines:
+        if line.startswith("error: "):
+            return line.removeprefix("error: ")
+    detail = lines[-1] if lines else f"exit code {result.returncode}"
+    return f"the offline run of stack {stack} failed: {detail}"
+
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -291,21 +306,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-s", "--stack", required=True)
     parser.add_argument("--project-dir", type=Path, default=PROJECT_ROOT)
     args = parser.parse_args(argv)
+    import pulumi
+
     try:
         run = _run_here(args.project_dir.resolve(), args.stack)
-    except OpsError as error:
+    except (OpsError, pulumi.RunError) as error:  # expected: a config mistake says what to fix
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except Exception as error:  # the program's own failure: its message is the useful part
-        import pulumi
-
-        if isinstance(error, pulumi.RunError):
-            print(f"error: {error}", file=sys.stderr)
-            return 3
-        raise
     sys.stdout.write(run.to_json())
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Skip interpreter teardown: the SDK's event loop complains noisily when collected at exit.
+    os._exit(code)

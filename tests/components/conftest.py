@@ -1,0 +1,42 @@
+"""The program, run once per stack on the Pulumi SDK's mock runtime with the real stack files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ops.mockrun import MockRun, Registration, run_program
+
+STACKS = ("dev", "prod")
+
+
+@pytest.fixture(scope="session")
+def runs(project_root) -> dict[str, MockRun]:
+    return {stack: run_program(stack, project_root) for stack in STACKS}
+
+
+@pytest.fixture(params=STACKS)
+def run(request, runs) -> MockRun:
+    """Each test that takes `run` states a property of both stacks."""
+    return runs[request.param]
+
+
+@pytest.fixture
+def dev(runs) -> MockRun:
+    return runs["dev"]
+
+
+@pytest.fixture
+def prod(runs) -> MockRun:
+    return runs["prod"]
+
+
+def one(run: MockRun, type_: str, name: str | None = None) -> Registration:
+    found = [r for r in run.of_type(type_) if name is None or r.name == name]
+    assert len(found) == 1, f"expected one {type_} {name or ''}, found {[r.name for r in found]}"
+    return found[0]
+
+
+def policy_of(resource: Registration, key: str = "policy") -> dict:
+    return json.loads(resource.inputs[key])

@@ -1,0 +1,139 @@
+"""Every IAM document the program generates, parsed: least privilege, scoped to this stack's ARNs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.iam import AWS_STAR_ONLY_ACTIONS
+from ops.mockrun import ACCOUNT_ID, MockRun
+from tests.components.conftest import one
+
+IDENTIFYING_OUTPUTS = ("arn", "name", "bucket", "alarmName", "deploymentGroupName", "deploymentConfigName")
+ALLOWED_MANAGED_POLICIES = {"arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"}
+
+
+def identity_statements(run: MockRun) -> list[tuple[str, dict]]:
+    found = []
+    for policy in run.of_type("aws:iam/rolePolicy:RolePolicy"):
+        for entry in json.loads(policy.inputs["policy"])["Statement"]:
+            found.append((policy.name, entry))
+    return found
+
+
+def as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def stack_identifiers(run: MockRun) -> set[str]:
+    names = set()
+    for resource in run.resources:
+        if resource.type.startswith("aws:"):
+            names |= {str(resource.outputs[k]) for k in IDENTIFYING_OUTPUTS if resource.outputs.get(k)}
+    return {n for n in names if len(n) >= 6}
+
+
+def test_the_checks_below_have_documents_to_read(run):
+    assert len(identity_statements(run)) >= 20
+
+
+def test_no_action_is_a_bare_star_or_a_whole_service(run):
+    for name, entry in identity_statements(run):
+        for action in as_list(entry["Action"]):
+            assert action != "*", name
+            assert not action.endswith(":*"), f"{name}: {action}"
+
+
+def test_only_actions_aws_cannot_scope_are_granted_on_star(run):
+    for name, entry in identity_statements(run):
+        if "*" in as_list(entry["Resource"]):
+            assert set(as_list(entry["Action"])) <= AWS_STAR_ONLY_ACTIONS, f"{name}: {entry}"
+            assert as_list(entry["Resource"]) == ["*"], f"{name}: mixes * with ARNs"
+
+
+def test_pass_role_is_never_granted(run):
+    for name, entry in identity_statements(run):
+        assert "iam:PassRole" not in as_list(entry["Action"]), name
+
+
+def test_every_scoped_resource_is_an_arn_of_this_stack(run):
+    identifiers = stack_identifiers(run)
+    for name, entry in identity_statements(run):
+        for resource in as_list(entry["Resource"]):
+            if resource == "*":
+                continue
+            assert resource.startswith("arn:aws:"), f"{name}: {resource}"
+            assert ACCOUNT_ID in resource or resource.startswith("arn:aws:s3:::"), f"{name}: {resource}"
+            assert any(identifier in resource for identifier in identifiers), f"{name}: {resource} is not ours"
+
+
+def test_all_statements_allow_nothing_is_denied_by_accident(run):
+    assert {entry["Effect"] for _, entry in identity_statements(run)} == {"Allow"}
+
+
+@pytest.mark.parametrize(("role", "service"), [
+    ("build-role", "codebuild.amazonaws.com"),
+    ("deployment-role", "codedeploy.amazonaws.com"),
+    ("pipeline-role", "codepipeline.amazonaws.com"),
+    ("fleet-instance-role", "ec2.amazonaws.com"),
+])
+def test_each_role_trusts_exactly_one_service(run, role, service):
+    trust = json.loads(one(run, "aws:iam/role:Role", role).inputs["assumeRolePolicy"])["Statement"]
+    assert len(trust) == 1
+    assert trust[0]["Principal"] == {"Service": service}
+    assert trust[0]["Action"] == "sts:AssumeRole"
+    if service != "ec2.amazonaws.com":  # service roles act for this account only (confused deputy guard)
+        assert trust[0]["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}}
+
+
+def test_only_the_ssm_core_managed_policy_is_attached(run):
+    attached = {a.inputs["policyArn"] for a in run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")}
+    assert attached == ALLOWED_MANAGED_POLICIES
+
+
+def grants_of(run: MockRun, role_name: str) -> dict[str, set[str]]:
+    """action -> resources, across every inline policy on one role."""
+    role_id = one(run, "aws:iam/role:Role", role_name).id
+    actions: dict[str, set[str]] = {}
+    for policy in run.of_type("aws:iam/rolePolicy:RolePolicy"):
+        if policy.inputs["role"] == role_id:
+            for entry in json.loads(policy.inputs["policy"])["Statement"]:
+                for action in as_list(entry["Action"]):
+                    actions.setdefault(action, set()).update(as_list(entry["Resource"]))
+    return actions
+
+
+def test_the_build_pushes_to_its_own_repository_only(run):
+    grants = grants_of(run, "build-role")
+    repository_arn = one(run, "aws:ecr/repository:Repository").outputs["arn"]
+    assert grants["ecr:PutImage"] == {repository_arn}
+    assert grants["ecr:GetAuthorizationToken"] == {"*"}
+    bucket_arn = one(run, "aws:s3/bucket:Bucket").outputs["arn"]
+    assert grants["s3:PutObject"] == {bucket_arn + "/*"}
+    build_logs = one(run, "aws:cloudwatch/logGroup:LogGroup", "build-logs").outputs["arn"]
+    assert grants["logs:PutLogEvents"] == {build_logs, build_logs + ":*"}
+
+
+def test_instances_pull_and_read_but_never_push_or_write_artifacts(run):
+    grants = grants_of(run, "fleet-instance-role")
+    assert "ecr:BatchGetImage" in grants
+    assert "ecr:PutImage" not in grants
+    assert "s3:GetObject" in grants and "s3:PutObject" not in grants
+
+
+def test_the_pipeline_may_start_only_its_build_and_deploy_only_its_group(run):
+    grants = grants_of(run, "pipeline-role")
+    assert grants["codebuild:StartBuild"] == {one(run, "aws:codebuild/project:Project").outputs["arn"]}
+    (group_arn,) = grants["codedeploy:CreateDeployment"]
+    assert group_arn.endswith(f":deploymentgroup:{run.stack_outputs['codedeployApplication']}/app-{run.stack}")
+    assert grants["codeconnections:UseConnection"] == {run.stack_outputs["connectionArn"]}
+
+
+def test_the_topic_key_policy_grants_cloudwatch_use_only_for_this_account(run):
+    statements = json.loads(one(run, "aws:kms/key:Key").inputs["policy"])["Statement"]
+    for entry in statements:
+        assert "kms:*" not in as_list(entry["Action"])
+    cloudwatch = next(s for s in statements if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"})
+    assert set(cloudwatch["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    assert cloudwatch["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}}

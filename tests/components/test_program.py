@@ -1,0 +1,338 @@
+"""What `pulumi up` creates for each stack, read as a specification (the program on the SDK's mock runtime)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import pytest
+
+from ops.errors import OpsError
+from ops.mockrun import STACK_TYPE, run_program
+from tests.components.conftest import one, policy_of
+
+COMPONENTS = {
+    "delivery:registry:ImageRegistry", "delivery:artifacts:ArtifactStore", "delivery:network:Network",
+    "delivery:fleet:AppFleet", "delivery:alarms:DeploymentAlarms", "delivery:deployment:AppDeployment",
+    "delivery:build:ImageBuild", "delivery:pipeline:DeliveryPipeline",
+}
+
+
+class TestShape:
+    def test_both_stacks_compose_every_component(self, run):
+        types = {r.type for r in run.resources}
+        assert types >= COMPONENTS
+
+    def test_every_aws_resource_belongs_to_a_component_and_uses_the_tagging_provider(self, run):
+        components = {r.urn for r in run.resources if r.type.startswith("delivery:")}
+        providers = run.of_type("pulumi:providers:aws")
+        assert len(providers) == 1
+        for resource in run.resources:
+            if resource.type.startswith("aws:"):
+                assert resource.parent in components, resource.name
+                assert resource.provider.startswith(providers[0].urn), resource.name
+
+    def test_tags_come_from_the_providers_default_tags(self, run):
+        provider = one(run, "pulumi:providers:aws")
+        tags = json.loads(provider.inputs["defaultTags"])["tags"]
+        assert tags == {"app": "app", "stack": run.stack, "environment": run.stack, "project": "delivery",
+                        "managed-by": "pulumi"}
+        assert provider.inputs["region"] == "us-east-1"
+
+    def test_inputs_arrive_camel_case_as_the_engine_sends_them(self, run):
+        snake = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)+$")
+
+        def keys(value, path):
+            if isinstance(value, dict):
+                for key, inner in value.items():
+                    if path and path[-1] in ("tags", "dimensions", "configuration"):
+                        continue  # user-named maps keep their keys
+                    assert not snake.match(key), f"snake_case key {'.'.join([*path, key])}"
+                    keys(inner, [*path, key])
+            elif isinstance(value, list):
+                for inner in value:
+                    keys(inner, path)
+
+        for resource in run.resources:
+            keys(resource.inputs, [resource.type])
+
+    def test_exports_the_handles_the_operator_cli_reads(self, run):
+        expected = {"region", "pipelineName", "connectionArn", "buildProjectName", "buildLogGroup", "repositoryName",
+                    "repositoryUrl", "albUrl", "appLogGroup", "autoScalingGroupName", "codedeployApplication",
+                    "codedeployDeploymentGroup", "alarmNames", "compositeAlarmName", "notificationTopicArn",
+                    "artifactBucket"}
+        assert expected <= set(run.stack_outputs)
+        assert len(run.stack_outputs["alarmNames"]) == 4
+        assert run.stack_outputs["codedeployDeploymentGroup"] == f"app-{run.stack}"
+        assert run.resources[0].type == STACK_TYPE and run.resources[0].outputs == run.stack_outputs
+
+    def test_a_created_connection_comes_with_a_note_to_confirm_it(self, run):
+        one(run, "aws:codeconnections/connection:Connection")
+        assert "Confirm this GitHub connection" in run.stack_outputs["connectionNote"]
+
+
+class TestImageRegistry:
+    def test_repository_is_immutable_scanned_encrypted_and_protected(self, run):
+        repo = one(run, "aws:ecr/repository:Repository")
+        assert repo.inputs["imageTagMutability"] == "IMMUTABLE"
+        assert repo.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
+        assert repo.inputs["encryptionConfigurations"] == [{"encryptionType": "KMS"}]
+        assert repo.protect is True
+
+    def test_lifecycle_keeps_release_images_and_expires_untagged_after_a_day(self, run):
+        rules = policy_of(one(run, "aws:ecr/lifecyclePolicy:LifecyclePolicy"))["rules"]
+        untagged, tagged = rules
+        assert untagged["selection"] == {"tagStatus": "untagged", "countType": "sinceImagePushed",
+                                         "countUnit": "days", "countNumber": 1}
+        assert tagged["selection"]["countType"] == "imageCountMoreThan"
+        assert tagged["selection"]["countNumber"] == {"dev": 10, "prod": 30}[run.stack]
+
+
+class TestArtifactStore:
+    def test_bucket_is_private_encrypted_versioned_tls_only_expiring_and_protected(self, run):
+        bucket = one(run, "aws:s3/bucket:Bucket")
+        assert bucket.protect is True
+        block = one(run, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+        assert all(block.inputs[k] for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
+                                             "restrictPublicBuckets"))
+        sse = one(run, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+        assert sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "aws:kms"}
+        versioning = one(run, "aws:s3/bucketVersioning:BucketVersioning")
+        assert versioning.inputs["versioningConfiguration"] == {"status": "Enabled"}
+        lifecycle = one(run, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+        assert lifecycle.inputs["rules"][0]["expiration"] == {"days": {"dev": 30, "prod": 90}[run.stack]}
+        deny = policy_of(one(run, "aws:s3/bucketPolicy:BucketPolicy"))["Statement"][0]
+        assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        assert deny["Resource"] == [bucket.outputs["arn"], bucket.outputs["arn"] + "/*"]
+
+
+class TestImageBuild:
+    def test_project_builds_docker_images_from_the_pipeline_with_the_app_buildspec(self, run):
+        project = one(run, "aws:codebuild/project:Project")
+        assert project.inputs["source"] == {"type": "CODEPIPELINE", "buildspec": "app/buildspec.yml"}
+        env = project.inputs["environment"]
+        assert env["privilegedMode"] is True
+        assert env["image"] == "aws/codebuild/amazonlinux-x86_64-standard:5.0"
+        assert "LOCAL_DOCKER_LAYER_CACHE" in project.inputs["cache"]["modes"]
+        assert project.inputs["buildTimeout"] == {"dev": 20, "prod": 30}[run.stack]
+        names = {v["name"]: v for v in env["environmentVariables"]}
+        assert set(names) == {"REPOSITORY_URI", "REPOSITORY_NAME", "AWS_ACCOUNT_ID", "APP_PORT", "APP_LOG_GROUP",
+                              "DRILL_FAILURE_RATE"}
+        assert names["REPOSITORY_URI"]["value"] == run.stack_outputs["repositoryUrl"]
+        assert names["DRILL_FAILURE_RATE"]["value"] == "0"
+
+    def test_build_logs_go_to_its_own_group_with_retention(self, run):
+        project = one(run, "aws:codebuild/project:Project")
+        group = one(run, "aws:cloudwatch/logGroup:LogGroup", "build-logs")
+        assert project.inputs["logsConfig"]["cloudwatchLogs"]["groupName"] == group.outputs["name"]
+        assert group.inputs["retentionInDays"] == {"dev": 14, "prod": 90}[run.stack]
+
+
+class TestAppFleet:
+    def test_launch_template_requires_imdsv2_encrypts_the_root_volume_and_has_no_ssh_key(self, run):
+        template = one(run, "aws:ec2/launchTemplate:LaunchTemplate")
+        assert template.inputs["metadataOptions"] == {"httpEndpoint": "enabled", "httpTokens": "required",
+                                                      "httpPutResponseHopLimit": 2}
+        ebs = template.inputs["blockDeviceMappings"][0]["ebs"]
+        assert ebs["encrypted"] == "true"
+        assert "keyName" not in template.inputs
+        assert template.inputs["imageId"] == "ami-0123456789abcdef0"  # from the public AL2023 SSM parameter
+
+    def test_user_data_installs_docker_and_the_codedeploy_agent(self, run):
+        import base64
+
+        script = base64.b64decode(one(run, "aws:ec2/launchTemplate:LaunchTemplate").inputs["userData"]).decode()
+        assert "dnf install -y docker" in script
+        assert "codedeploy-agent" in script
+        assert "X-aws-ec2-metadata-token" in script  # IMDSv2 calls only
+
+    def test_instances_take_traffic_only_from_the_load_balancer(self, run):
+        groups = {g.name: g for g in run.of_type("aws:ec2/securityGroup:SecurityGroup")}
+        ingress = run.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+        to_instances = [r for r in ingress if r.inputs["securityGroupId"] == groups["fleet-instance-sg"].id]
+        assert len(to_instances) == 1
+        assert to_instances[0].inputs["referencedSecurityGroupId"] == groups["fleet-alb-sg"].id
+        assert to_instances[0].inputs["fromPort"] == to_instances[0].inputs["toPort"] == 8080
+        public = [r for r in ingress if r.inputs.get("cidrIpv4") == "0.0.0.0/0"]
+        assert [r.inputs["fromPort"] for r in public] == [80]
+
+    def test_target_group_health_checks_the_app(self, run):
+        tg = one(run, "aws:lb/targetGroup:TargetGroup")
+        assert tg.inputs["healthCheck"]["path"] == "/healthz"
+        assert tg.inputs["healthCheck"]["matcher"] == "200"
+        assert tg.inputs["port"] == 8080
+
+    def test_the_load_balancer_is_internet_facing_and_drops_invalid_headers(self, run):
+        alb = one(run, "aws:lb/loadBalancer:LoadBalancer")
+        assert alb.inputs["internal"] is False
+        assert alb.inputs["dropInvalidHeaderFields"] is True
+        listener = one(run, "aws:lb/listener:Listener")
+        assert (listener.inputs["port"], listener.inputs["protocol"]) == (80, "HTTP")
+
+    def test_group_spans_two_zones_uses_elb_health_and_refreshes_gradually(self, run):
+        group = one(run, "aws:autoscaling/group:Group")
+        assert len(group.inputs["vpcZoneIdentifiers"]) == 2
+        assert group.inputs["healthCheckType"] == "ELB"
+        size = {"dev": 1, "prod": 3}[run.stack]
+        assert group.inputs["minSize"] == group.inputs["maxSize"] == group.inputs["desiredCapacity"] == size
+        refresh = group.inputs["instanceRefresh"]
+        assert refresh["strategy"] == "Rolling"
+        assert refresh["preferences"]["minHealthyPercentage"] == {"dev": 0, "prod": 66}[run.stack]
+
+    def test_a_created_vpc_has_public_subnets_in_two_zones(self, run):
+        subnets = run.of_type("aws:ec2/subnet:Subnet")
+        assert {s.inputs["availabilityZone"] for s in subnets} == {"us-east-1a", "us-east-1b"}
+        assert one(run, "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup").inputs.get("ingress") in (None, [])
+
+
+class TestAlarms:
+    def test_fault_rate_is_metric_math_over_5xx_and_requests(self, run):
+        fault = one(run, "aws:cloudwatch/metricAlarm:MetricAlarm", "alarms-fault-rate")
+        queries = {q["id"]: q for q in fault.inputs["metricQueries"]}
+        assert queries["errors"]["metric"]["metricName"] == "HTTPCode_Target_5XX_Count"
+        assert queries["requests"]["metric"]["metricName"] == "RequestCount"
+        assert "100 * FILL(errors, 0) / requests" in queries["fault_rate"]["expression"]
+        assert fault.inputs["threshold"] == {"dev": 5, "prod": 1}[run.stack]
+        assert fault.inputs["treatMissingData"] == "notBreaching"
+
+    def test_latency_alarms_watch_p50_and_p99_in_seconds(self, run):
+        p50 = one(run, "aws:cloudwatch/metricAlarm:MetricAlarm", "alarms-latency-p50")
+        p99 = one(run, "aws:cloudwatch/metricAlarm:MetricAlarm", "alarms-latency-p99")
+        assert (p50.inputs["extendedStatistic"], p99.inputs["extendedStatistic"]) == ("p50", "p99")
+        assert p50.inputs["threshold"] == {"dev": 0.5, "prod": 0.3}[run.stack]
+        assert p99.inputs["metricName"] == "TargetResponseTime"
+
+    def test_cpu_alarm_watches_the_groups_average(self, run):
+        cpu = one(run, "aws:cloudwatch/metricAlarm:MetricAlarm", "alarms-cpu")
+        assert cpu.inputs["dimensions"] == {"AutoScalingGroupName": run.stack_outputs["autoScalingGroupName"]}
+        assert cpu.inputs["statistic"] == "Average"
+
+    def test_composite_joins_every_metric_alarm_and_notifies_an_encrypted_topic(self, run):
+        composite = one(run, "aws:cloudwatch/compositeAlarm:CompositeAlarm")
+        expected = " OR ".join(f'ALARM("{name}")' for name in run.stack_outputs["alarmNames"])
+        assert composite.inputs["alarmRule"] == expected
+        topic = one(run, "aws:sns/topic:Topic")
+        assert composite.inputs["alarmActions"] == [topic.outputs["arn"]]
+        assert topic.inputs["kmsMasterKeyId"] == one(run, "aws:kms/key:Key").outputs["arn"]
+
+    def test_only_prod_mails_the_on_call_address(self, dev, prod):
+        assert dev.of_type("aws:sns/topicSubscription:TopicSubscription") == []
+        assert one(prod, "aws:sns/topicSubscription:TopicSubscription").inputs["endpoint"] == "oncall@example.com"
+
+
+class TestAppDeployment:
+    def test_group_rolls_back_on_failure_and_on_alarm(self, run):
+        group = one(run, "aws:codedeploy/deploymentGroup:DeploymentGroup")
+        assert group.inputs["autoRollbackConfiguration"] == {
+            "enabled": True, "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"]}
+        alarms = group.inputs["alarmConfiguration"]
+        assert alarms["enabled"] is True and alarms["alarms"] == run.stack_outputs["alarmNames"]
+        assert group.inputs["deploymentStyle"] == {"deploymentOption": "WITH_TRAFFIC_CONTROL",
+                                                   "deploymentType": "IN_PLACE"}
+        assert group.inputs["autoscalingGroups"] == [run.stack_outputs["autoScalingGroupName"]]
+
+    def test_dev_deploys_all_at_once(self, dev):
+        group = one(dev, "aws:codedeploy/deploymentGroup:DeploymentGroup")
+        assert group.inputs["deploymentConfigName"] == "CodeDeployDefault.AllAtOnce"
+        assert dev.of_type("aws:codedeploy/deploymentConfig:DeploymentConfig") == []
+
+    def test_prod_keeps_two_thirds_of_the_fleet_healthy(self, prod):
+        config = one(prod, "aws:codedeploy/deploymentConfig:DeploymentConfig")
+        assert config.inputs["minimumHealthyHosts"] == {"type": "FLEET_PERCENT", "value": 66}
+        group = one(prod, "aws:codedeploy/deploymentGroup:DeploymentGroup")
+        assert group.inputs["deploymentConfigName"] == config.outputs["deploymentConfigName"]
+
+
+class TestDeliveryPipeline:
+    def stages(self, run) -> dict:
+        pipeline = one(run, "aws:codepipeline/pipeline:Pipeline")
+        return {s["name"]: s for s in pipeline.inputs["stages"]}
+
+    def test_pipeline_is_v2_and_keeps_stage_rollback_available(self, run):
+        pipeline = one(run, "aws:codepipeline/pipeline:Pipeline")
+        assert pipeline.inputs["pipelineType"] == "V2"
+        assert pipeline.inputs["executionMode"] in ("SUPERSEDED", "QUEUED")
+        trigger = pipeline.inputs["triggers"][0]
+        assert trigger["gitConfiguration"]["pushes"] == [{"branches": {"includes": ["main"]}}]
+
+    def test_stages_run_source_build_approval_deploy_in_order(self, dev, prod):
+        assert list(self.stages(dev)) == ["Source", "Build", "Deploy"]
+        assert list(self.stages(prod)) == ["Source", "Build", "Approval", "Deploy"]
+
+    def test_source_is_github_through_the_connection(self, run):
+        source = self.stages(run)["Source"]["actions"][0]
+        assert source["provider"] == "CodeStarSourceConnection"
+        assert source["configuration"]["ConnectionArn"] == run.stack_outputs["connectionArn"]
+        assert source["configuration"]["FullRepositoryId"] == "example-org/delivery-app"
+
+    def test_deploy_rolls_back_on_failure_and_bakes_under_the_composite_alarm(self, run):
+        deploy = self.stages(run)["Deploy"]
+        assert deploy["onFailure"] == {"result": "ROLLBACK"}
+        condition = deploy["onSuccess"]["condition"]
+        assert condition["result"] == "ROLLBACK"
+        rule = condition["rules"][0]
+        assert rule["ruleTypeId"]["provider"] == "CloudWatchAlarm"
+        assert rule["configuration"] == {"AlarmName": run.stack_outputs["compositeAlarmName"],
+                                         "AlarmStates": "ALARM", "WaitTime": {"dev": "5", "prod": "30"}[run.stack]}
+        action = deploy["actions"][0]
+        assert action["configuration"] == {"ApplicationName": run.stack_outputs["codedeployApplication"],
+                                           "DeploymentGroupName": run.stack_outputs["codedeployDeploymentGroup"]}
+
+
+class TestOptionsFromConfig:
+    """The program honours the optional keys: an existing network, a certificate, a connection."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def custom(cls, tmp_path_factory, project_root):
+        folder = tmp_path_factory.mktemp("project")
+        for name in ("Pulumi.yaml", "__main__.py"):
+            shutil.copy(project_root / name, folder / name)
+        shutil.copytree(project_root / "components", folder / "components")
+        (folder / "Pulumi.custom.yaml").write_text(
+            (project_root / "Pulumi.prod.yaml").read_text()
+            + "  delivery:vpcId: vpc-0123abcd\n"
+            + '  delivery:subnetIds: ["subnet-0123abcd", "subnet-4567ef01"]\n'
+            + "  delivery:certificateArn: arn:aws:acm:us-east-1:123456789012:certificate/"
+              "0123abcd-45ef-6789-abcd-0123456789ab\n"
+            + "  delivery:connectionArn: arn:aws:codeconnections:us-east-1:123456789012:connection/"
+              "0123abcd-45ef-6789-abcd-0123456789ab\n")
+        return run_program("custom", folder)
+
+    def test_an_existing_vpc_is_used_instead_of_creating_one(self, custom):
+        assert custom.of_type("aws:ec2/vpc:Vpc") == []
+        group = one(custom, "aws:autoscaling/group:Group")
+        assert group.inputs["vpcZoneIdentifiers"] == ["subnet-0123abcd", "subnet-4567ef01"]
+
+    def test_a_certificate_adds_https_and_redirects_http(self, custom):
+        listeners = {r.inputs["port"]: r for r in custom.of_type("aws:lb/listener:Listener")}
+        assert listeners[443].inputs["protocol"] == "HTTPS"
+        assert listeners[443].inputs["sslPolicy"].startswith("ELBSecurityPolicy-TLS13")
+        assert listeners[80].inputs["defaultActions"][0]["type"] == "redirect"
+        assert custom.stack_outputs["albUrl"].startswith("https://")
+        public = {r.inputs["fromPort"] for r in custom.of_type(
+            "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule") if r.inputs.get("cidrIpv4") == "0.0.0.0/0"}
+        assert public == {80, 443}
+
+    def test_a_configured_connection_is_used_and_none_is_created(self, custom):
+        assert custom.of_type("aws:codeconnections/connection:Connection") == []
+        assert custom.stack_outputs["connectionArn"].endswith("0123abcd-45ef-6789-abcd-0123456789ab")
+        assert "connectionNote" not in custom.stack_outputs
+
+
+def test_a_config_mistake_fails_the_run_with_one_clear_line(tmp_path, project_root):
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(project_root / name, tmp_path / name)
+    shutil.copytree(project_root / "components", tmp_path / "components")
+    (tmp_path / "Pulumi.broken.yaml").write_text(
+        (project_root / "Pulumi.prod.yaml").read_text().replace("fleetSize: 3", "fleetSize: lots"))
+    with pytest.raises(OpsError) as caught:
+        run_program("broken", tmp_path)
+    assert str(caught.value) == (
+        "config `delivery:fleetSize` must be a whole number from 2 to 50 (got 'lots')")
+
+
+def test_stack_files_hold_no_encrypted_secrets(project_root):
+    for path in project_root.glob("Pulumi.*.yaml"):
+        assert "secure:" not in path.read_text(), path.name
