@@ -47,7 +47,7 @@ class _Comparison:
     def __init__(self, old: dict[str, Any], new: dict[str, Any]) -> None:
         self.old_doc, self.new_doc = old, new
         self.changes: list[Change] = []
-        self._seen: set[tuple[int, int, str]] = set()
+        self._visiting: set[tuple[int, int, str]] = set()
 
     def note(self, breaking: bool, where: str, what: str) -> None:
         self.changes.append(Change(breaking, where, what))
@@ -144,9 +144,15 @@ class _Comparison:
     def schema(self, at: str, old: Schema, new: Schema, direction: str, field: str) -> None:
         old, new = _resolve(self.old_doc, old), _resolve(self.new_doc, new)
         key = (id(old), id(new), direction)
-        if key in self._seen:  # recursive schemas
+        if key in self._visiting:  # a recursive schema: this pair is already being compared further up
             return
-        self._seen.add(key)
+        self._visiting.add(key)
+        try:
+            self._compare_schema(at, old, new, direction, field)
+        finally:
+            self._visiting.discard(key)
+
+    def _compare_schema(self, at: str, old: Schema, new: Schema, direction: str, field: str) -> None:
         where = f"{at} field '{field}'" if field else at
         old_types, new_types = self.types(self.old_doc, old), self.types(self.new_doc, new)
         if _type_breaks(old_types, new_types, direction):

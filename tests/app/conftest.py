@@ -1,0 +1,179 @@
+"""Fixtures for the app: the real service over HTTP on 127.0.0.1, and stand-in `docker`/`aws` executables."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT, free_port
+
+APP = ROOT / "app"
+DIGEST = "sha256:" + "ab" * 32
+OTHER_DIGEST = "sha256:" + "cd" * 32
+GIT_SHA = "0123456789abcdef0123456789abcdef01234567"
+REPOSITORY_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/app-abc123"
+STARTUP_SECONDS = 15
+
+
+@dataclass
+class RunningService:
+    process: subprocess.Popen
+    url: str
+    port: int
+    log_path: Path
+
+    def log_lines(self) -> list[dict]:
+        """The JSON lines the service wrote to stdout so far."""
+        return [json.loads(line) for line in self.log_path.read_text().splitlines() if line.strip()]
+
+    def wait_for_exit(self, timeout: float) -> int:
+        return self.process.wait(timeout=timeout)
+
+
+class ServiceLauncher:
+    """Starts `python -m app` as the image does, with extra environment, and waits until /healthz answers 200."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.started: list[RunningService] = []
+
+    def start(self, **env: str) -> RunningService:
+        port = free_port()
+        log_path = self.log_dir / f"service-{port}.log"
+        environ = {**os.environ, "APP_HOST": "127.0.0.1", "APP_PORT": str(port), **env}
+        with log_path.open("w") as log:
+            process = subprocess.Popen([sys.executable, "-m", "app"], cwd=ROOT, env=environ, stdout=log,
+                                       stderr=subprocess.STDOUT)
+        service = RunningService(process, f"http://127.0.0.1:{port}", port, log_path)
+        self.started.append(service)
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                pytest.fail(f"the service exited with {process.returncode}: {log_path.read_text()}")
+            try:
+                if httpx.get(f"{service.url}/healthz", timeout=1).status_code == 200:
+                    return service
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        pytest.fail(f"the service did not become healthy within {STARTUP_SECONDS}s: {log_path.read_text()}")
+
+    def stop_all(self) -> None:
+        for service in self.started:
+            if service.process.poll() is None:
+                service.process.send_signal(signal.SIGKILL)
+                service.process.wait(timeout=10)
+
+
+@pytest.fixture
+def start_service(tmp_path: Path) -> Iterator[Callable[..., RunningService]]:
+    """A function that starts a service of the test's own (stopped after the test)."""
+    launcher = ServiceLauncher(tmp_path)
+    yield launcher.start
+    launcher.stop_all()
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
+    """One service with default settings and a known build identity, shared by a module's read-only tests."""
+    launcher = ServiceLauncher(tmp_path_factory.mktemp("service"))
+    yield launcher.start(APP_GIT_SHA=GIT_SHA, APP_IMAGE_DIGEST=DIGEST, APP_BUILD_TIME="2026-11-26T12:00:00Z")
+    launcher.stop_all()
+
+
+STANDIN = """#!{python}
+# Stand-in for `{tool}`: records each call (arguments, and stdin for logins) as a JSON line in $STANDIN_LOG.
+import json, os, sys
+args = sys.argv[1:]
+record = {{"tool": "{tool}", "args": args}}
+if args[:1] == ["login"]:
+    record["stdin"] = sys.stdin.read()
+with open(os.environ["STANDIN_LOG"], "a") as log:
+    log.write(json.dumps(record) + "\\n")
+state = os.environ.get("STANDIN_REGISTRY", "")
+{body}
+"""
+
+DOCKER_BODY = """
+command = args[0] if args else ""
+if command == "ps":
+    print(os.environ.get("STANDIN_DOCKER_PS", ""))
+if command == "push" and state:  # the registry now holds the pushed tag
+    open(state, "w").write(os.environ["STANDIN_PUSHED_DIGEST"])
+sys.exit(int(os.environ.get("STANDIN_DOCKER_" + command.upper() + "_EXIT", "0")))
+"""
+
+AWS_BODY = """
+if args[:2] == ["ecr", "get-login-password"]:
+    print(os.environ.get("STANDIN_ECR_PASSWORD", "registry-password"))
+elif args[:2] == ["ecr", "batch-get-image"]:
+    print(open(state).read() if state and os.path.exists(state) else "None")
+sys.exit(int(os.environ.get("STANDIN_AWS_EXIT", "0")))
+"""
+
+
+@dataclass
+class StandIns:
+    bin_dir: Path
+    log: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    def calls(self, tool: str | None = None) -> list[dict]:
+        if not self.log.exists():
+            return []
+        calls = [json.loads(line) for line in self.log.read_text().splitlines()]
+        return [c for c in calls if tool is None or c["tool"] == tool]
+
+    def commands(self, tool: str) -> list[list[str]]:
+        return [c["args"] for c in self.calls(tool)]
+
+
+@pytest.fixture
+def standins(tmp_path: Path) -> StandIns:
+    """`docker` and `aws` first on PATH, recording their arguments; their answers set through STANDIN_* vars."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool, body in (("docker", DOCKER_BODY), ("aws", AWS_BODY)):
+        path = bin_dir / tool
+        path.write_text(STANDIN.format(python=sys.executable, tool=tool, body=body))
+        path.chmod(0o755)
+    log = tmp_path / "standin-calls.jsonl"
+    path_var = os.pathsep.join([str(bin_dir), str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    env = {**os.environ, "PATH": path_var, "STANDIN_LOG": str(log)}
+    return StandIns(bin_dir, log, env)
+
+
+@pytest.fixture
+def bundle(tmp_path: Path) -> Callable[..., Path]:
+    """A CodeDeploy bundle as the build assembles it: appspec.yml, hooks/, and inputs written by app.artifact."""
+
+    def make(digest: str = DIGEST, port: int = 8080, drill: str = "0", log_group: str = "/app/containers") -> Path:
+        root = tmp_path / "bundle"
+        shutil.rmtree(root, ignore_errors=True)
+        shutil.copytree(APP / "hooks", root / "hooks")
+        shutil.copy(APP / "appspec.yml", root / "appspec.yml")
+        subprocess.run(
+            [sys.executable, "-m", "app.artifact", "--out", str(root), "--repository-uri", REPOSITORY_URI,
+             "--tag", GIT_SHA, "--digest", digest, "--region", "us-east-1", "--port", str(port),
+             "--log-group", log_group, "--drill-failure-rate", drill],
+            cwd=ROOT, check=True, capture_output=True)
+        return root
+
+    return make
+
+
+def run_hook(bundle_dir: Path, script: str, env: dict[str, str], timeout: float = 30) -> subprocess.CompletedProcess:
+    """Run a hook from a bundle as the CodeDeploy agent does: by its path, with bash, from any directory."""
+    return subprocess.run([str(bundle_dir / "hooks" / script)], env=env, capture_output=True, text=True,
+                          timeout=timeout, cwd="/")

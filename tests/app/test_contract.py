@@ -1,0 +1,287 @@
+"""The API contract gate: which changes break clients, what the messages say, and the check/accept commands."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from app.contract.__main__ import CONTRACT, service_document
+from app.contract.compat import compare
+from tests.conftest import ROOT
+
+
+def base_document() -> dict:
+    """A small OpenAPI 3.1 document shaped like FastAPI's: $refs, an enum, an Optional field, an array."""
+    ref = {"$ref": "#/components/schemas/Order"}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "t", "version": "1"},
+        "paths": {
+            "/orders": {
+                "get": {
+                    "parameters": [{"in": "query", "name": "limit", "required": False,
+                                    "schema": {"type": "integer", "maximum": 100}}],
+                    "responses": {"200": {"content": {"application/json": {
+                        "schema": {"type": "array", "items": ref}}}}},
+                },
+                "post": {
+                    "requestBody": {"required": True, "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/NewOrder"}}}},
+                    "responses": {"200": {"content": {"application/json": {"schema": ref}}}},
+                },
+            },
+            "/orders/{order_id}": {
+                "get": {
+                    "parameters": [{"in": "path", "name": "order_id", "required": True, "schema": {"type": "string"}}],
+                    "responses": {"200": {"content": {"application/json": {"schema": ref}}},
+                                  "404": {"description": "not found"}},
+                },
+            },
+        },
+        "components": {"schemas": {
+            "Size": {"type": "string", "enum": ["S", "M", "L"]},
+            "NewOrder": {"type": "object", "required": ["sku", "size"], "properties": {
+                "sku": {"type": "string", "maxLength": 32},
+                "size": {"$ref": "#/components/schemas/Size"},
+                "note": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+                "lines": {"type": "array", "items": {"type": "object", "required": ["qty"],
+                                                     "properties": {"qty": {"type": "integer"}}}},
+            }},
+            "Order": {"type": "object", "required": ["id", "sku", "total"], "properties": {
+                "id": {"type": "string"},
+                "sku": {"type": "string"},
+                "total": {"type": "integer"},
+                "status": {"type": "string", "enum": ["open", "shipped"]},
+            }},
+        }},
+    }
+
+
+def schemas(doc: dict) -> dict:
+    return doc["components"]["schemas"]
+
+
+def mutate(edit: Callable[[dict], object]) -> Callable[[dict], dict]:
+    def apply(doc: dict) -> dict:
+        doc = copy.deepcopy(doc)
+        edit(doc)
+        return doc
+    return apply
+
+
+BREAKING = [
+    ("removed path", mutate(lambda d: d["paths"].pop("/orders/{order_id}")),
+     "/orders/{order_id}: path removed (it had GET)"),
+    ("removed method", mutate(lambda d: d["paths"]["/orders"].pop("post")),
+     "POST /orders: method removed"),
+    ("removed response field", mutate(lambda d: schemas(d)["Order"]["properties"].pop("total")),
+     "GET /orders/{order_id} response 200 field 'total': field removed"),
+    ("removed field in a response array", mutate(lambda d: schemas(d)["Order"]["properties"].pop("sku")),
+     "GET /orders response 200 field '[].sku': field removed"),
+    ("response field no longer always present", mutate(lambda d: schemas(d)["Order"]["required"].remove("id")),
+     "GET /orders/{order_id} response 200 field 'id': field is no longer always present"),
+    ("response field type changed", mutate(lambda d: schemas(d)["Order"]["properties"]["total"].update(type="string")),
+     "GET /orders/{order_id} response 200 field 'total': type changed from integer to string"),
+    ("response field now nullable", mutate(lambda d: schemas(d)["Order"]["properties"].update(
+        id={"anyOf": [{"type": "string"}, {"type": "null"}]})),
+     "GET /orders/{order_id} response 200 field 'id': type changed from string to null | string"),
+    ("request field type changed", mutate(lambda d: schemas(d)["NewOrder"]["properties"]["sku"].update(
+        type="integer")),
+     "POST /orders request body field 'sku': type changed from string to integer"),
+    ("nested request field type changed", mutate(
+        lambda d: schemas(d)["NewOrder"]["properties"]["lines"]["items"]["properties"]["qty"].update(type="string")),
+     "POST /orders request body field 'lines[].qty': type changed from integer to string"),
+    ("new required request field", mutate(lambda d: (
+        schemas(d)["NewOrder"]["properties"].update(coupon={"type": "string"}),
+        schemas(d)["NewOrder"]["required"].append("coupon"))),
+     "POST /orders request body field 'coupon': new required field"),
+    ("optional request field made required", mutate(lambda d: schemas(d)["NewOrder"]["required"].append("note")),
+     "POST /orders request body field 'note': field is now required"),
+    ("new required query parameter", mutate(lambda d: d["paths"]["/orders"]["get"]["parameters"].append(
+        {"in": "query", "name": "region", "required": True, "schema": {"type": "string"}})),
+     "GET /orders query parameter 'region': new required parameter"),
+    ("optional parameter made required", mutate(
+        lambda d: d["paths"]["/orders"]["get"]["parameters"][0].update(required=True)),
+     "GET /orders query parameter 'limit': parameter is now required"),
+    ("parameter type changed", mutate(
+        lambda d: d["paths"]["/orders/{order_id}"]["get"]["parameters"][0]["schema"].update(type="integer")),
+     "GET /orders/{order_id} path parameter 'order_id': type changed from string to integer"),
+    ("narrowed request enum", mutate(lambda d: schemas(d)["Size"]["enum"].remove("L")),
+     "POST /orders request body field 'size': enum narrowed: values \"L\" removed"),
+    ("request field restricted to an enum", mutate(
+        lambda d: schemas(d)["NewOrder"]["properties"]["sku"].update(enum=["A-1"])),
+     "POST /orders request body field 'sku': now restricted to the values \"A-1\""),
+    ("tighter request bound", mutate(lambda d: schemas(d)["NewOrder"]["properties"]["sku"].update(maxLength=8)),
+     "POST /orders request body field 'sku': maxLength changed from 32 to 8"),
+    ("tighter parameter bound", mutate(
+        lambda d: d["paths"]["/orders"]["get"]["parameters"][0]["schema"].update(maximum=10)),
+     "GET /orders query parameter 'limit': maximum changed from 100 to 10"),
+    ("removed success status", mutate(lambda d: d["paths"]["/orders"]["post"]["responses"].update(
+        {"201": d["paths"]["/orders"]["post"]["responses"].pop("200")})),
+     "POST /orders response 200: response status removed"),
+    ("request media type removed", mutate(lambda d: d["paths"]["/orders"]["post"]["requestBody"].update(
+        content={"application/xml": {"schema": {"type": "string"}}})),
+     "POST /orders request body: media type application/json no longer accepted"),
+    ("removed request field where unknown fields are rejected", mutate(lambda d: (
+        schemas(d)["NewOrder"]["properties"].pop("note"), schemas(d)["NewOrder"].update(additionalProperties=False))),
+     "POST /orders request body field 'note': field removed and unknown fields are rejected"),
+]
+
+NON_BREAKING = [
+    ("new path", mutate(lambda d: d["paths"].update({"/health": {"get": {"responses": {"200": {}}}}})),
+     "/health: path added (GET)"),
+    ("new method", mutate(lambda d: d["paths"]["/orders/{order_id}"].update(delete={"responses": {"204": {}}})),
+     "DELETE /orders/{order_id}: method added"),
+    ("new response field", mutate(lambda d: schemas(d)["Order"]["properties"].update(eta={"type": "string"})),
+     "GET /orders/{order_id} response 200 field 'eta': field added"),
+    ("new optional request field", mutate(
+        lambda d: schemas(d)["NewOrder"]["properties"].update(gift={"type": "boolean"})),
+     "POST /orders request body field 'gift': field added"),
+    ("new optional parameter", mutate(lambda d: d["paths"]["/orders"]["get"]["parameters"].append(
+        {"in": "query", "name": "cursor", "schema": {"type": "string"}})),
+     "GET /orders query parameter 'cursor': optional parameter added"),
+    ("widened request enum", mutate(lambda d: schemas(d)["Size"]["enum"].append("XL")),
+     "POST /orders request body field 'size': enum values \"XL\" added"),
+    ("request field made optional", mutate(lambda d: schemas(d)["NewOrder"]["required"].remove("size")),
+     None),
+    ("request field now nullable", mutate(lambda d: schemas(d)["NewOrder"]["properties"].update(
+        sku={"anyOf": [{"type": "string", "maxLength": 32}, {"type": "null"}]})),
+     "POST /orders request body field 'sku': type changed from string to null | string (compatible)"),
+    ("request integer widened to number", mutate(
+        lambda d: schemas(d)["NewOrder"]["properties"]["lines"]["items"]["properties"]["qty"].update(type="number")),
+     "POST /orders request body field 'lines[].qty': type changed from integer to number (compatible)"),
+    ("looser request bound", mutate(lambda d: schemas(d)["NewOrder"]["properties"]["sku"].update(maxLength=64)),
+     "POST /orders request body field 'sku': maxLength changed from 32 to 64"),
+    ("removed request field, unknown fields allowed", mutate(
+        lambda d: schemas(d)["NewOrder"]["properties"].pop("note")),
+     "POST /orders request body field 'note': field removed (now ignored)"),
+    ("removed error status", mutate(lambda d: d["paths"]["/orders/{order_id}"]["get"]["responses"].pop("404")),
+     "GET /orders/{order_id} response 404: response status removed"),
+    ("narrowed response-only enum", mutate(lambda d: schemas(d)["Order"]["properties"]["status"]["enum"].pop()),
+     "GET /orders/{order_id} response 200 field 'status': enum narrowed: values \"shipped\" removed"),
+    ("descriptions and titles only", mutate(lambda d: schemas(d)["Order"].update(description="An order.")), None),
+]
+
+
+@pytest.mark.parametrize(("change", "edit", "message"), BREAKING, ids=[case[0] for case in BREAKING])
+def test_breaking_change_is_reported_as_breaking(change, edit, message):
+    old = base_document()
+    breaking = [str(c) for c in compare(old, edit(old)) if c.breaking]
+    assert message in breaking, breaking
+
+
+@pytest.mark.parametrize(("change", "edit", "message"), NON_BREAKING, ids=[case[0] for case in NON_BREAKING])
+def test_compatible_change_passes(change, edit, message):
+    old = base_document()
+    changes = compare(old, edit(old))
+    assert [str(c) for c in changes if c.breaking] == []
+    if message is not None:
+        assert message in [str(c) for c in changes]
+
+
+def test_identical_documents_have_no_changes():
+    assert compare(base_document(), base_document()) == []
+
+
+def test_breaking_changes_are_listed_first():
+    old = base_document()
+    new = mutate(lambda d: (d["paths"].update({"/health": {"get": {"responses": {}}}}),
+                            d["paths"]["/orders"].pop("post")))(old)
+    assert [c.breaking for c in compare(old, new)] == [True, False]
+
+
+def test_recursive_schemas_terminate():
+    old = base_document()
+    schemas(old)["Order"]["properties"]["parent"] = {"$ref": "#/components/schemas/Order"}
+    new = mutate(lambda d: schemas(d)["Order"]["properties"].pop("total"))(old)
+    assert "GET /orders/{order_id} response 200 field 'total': field removed" in [str(c) for c in compare(old, new)]
+
+
+def test_committed_contract_matches_the_service_today():
+    committed = json.loads(CONTRACT.read_text())
+    assert committed == json.loads(json.dumps(service_document())), (
+        "app/contract/openapi.json is out of date: run `python -m app.contract accept`")
+
+
+# the commands
+
+
+def run_contract(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "app.contract", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60)
+
+
+def write(path: Path, doc: dict) -> Path:
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_check_passes_against_the_committed_contract():
+    result = run_contract("check")
+    assert result.returncode == 0, result.stderr
+    assert "contract check passed: the service matches app/contract/openapi.json." in result.stdout
+
+
+def test_check_fails_and_lists_what_broke(tmp_path):
+    promised = service_document()
+    promised["paths"]["/api/v1/orders"] = {"get": {"responses": {"200": {}}}}
+    promised["components"]["schemas"]["Quote"]["properties"]["tax_cents"] = {"type": "integer"}
+    result = run_contract("--contract", str(write(tmp_path / "c.json", promised)), "check")
+    assert result.returncode == 1
+    assert "breaking changes (2):" in result.stdout
+    assert "  - /api/v1/orders: path removed (it had GET)" in result.stdout
+    assert "  - POST /api/v1/quotes response 200 field 'tax_cents': field removed" in result.stdout
+    assert "contract check FAILED: 2 breaking change(s)" in result.stderr
+
+
+def test_check_passes_additions_and_says_how_to_record_them(tmp_path):
+    older = service_document()
+    del older["paths"]["/api/v1/currencies"]
+    result = run_contract("--contract", str(write(tmp_path / "c.json", older)), "check")
+    assert result.returncode == 0
+    assert "  - /api/v1/currencies: path added (GET)" in result.stdout
+    assert "record the additions with `python -m app.contract accept`" in result.stdout
+
+
+def test_accept_records_additions(tmp_path):
+    older = service_document()
+    del older["paths"]["/api/v1/currencies"]
+    contract = write(tmp_path / "c.json", older)
+    assert run_contract("--contract", str(contract), "accept").returncode == 0
+    assert json.loads(contract.read_text()) == json.loads(json.dumps(service_document()))
+    assert run_contract("--contract", str(contract), "check").stdout.startswith("contract check passed")
+
+
+def test_accept_refuses_breaking_changes_unless_allowed(tmp_path):
+    promised = service_document()
+    promised["paths"]["/api/v1/orders"] = {"get": {"responses": {"200": {}}}}
+    contract = write(tmp_path / "c.json", promised)
+    refused = run_contract("--contract", str(contract), "accept")
+    assert refused.returncode == 1
+    assert "not accepted: 1 breaking change(s); pass --allow-breaking" in refused.stderr
+    assert json.loads(contract.read_text()) == promised  # untouched
+    accepted = run_contract("--contract", str(contract), "accept", "--allow-breaking")
+    assert accepted.returncode == 0
+    assert "accepted breaking changes (1):" in accepted.stdout
+    assert "/api/v1/orders" not in json.loads(contract.read_text())["paths"]
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (None, "does not exist; create it with `python -m app.contract accept`"),
+    ("{not json", "is not readable JSON"),
+    ('{"swagger": "2.0"}', "is not an OpenAPI document (it needs 'openapi' and 'paths')"),
+])
+def test_check_rejects_a_missing_or_malformed_contract_clearly(tmp_path, content, message):
+    contract = tmp_path / "c.json"
+    if content is not None:
+        contract.write_text(content)
+    result = run_contract("--contract", str(contract), "check")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: ") and message in result.stderr
+    assert "Traceback" not in result.stderr
