@@ -121,6 +121,8 @@ INSTALL_FAILED = re.compile(
 IMAGE_BUILD = re.compile(
     r"failed to solve|error building image|returned a non-zero code|Cannot connect to the Docker daemon"
 )
+STREAM_PREFIX = re.compile(r"^\s*(?:LifecycleEvent - \w+\s*)?(?:Script - \S+\s*)?\[(?:stdout|stderr)\]")
+IAM_SERVICE = re.compile(r"permission to perform operations in the following AWS service: (\w+)")
 SCRIPT_CODES = {"ScriptFailed", "ScriptTimedOut", "ScriptMissing", "ScriptNotExecutable"}
 PERMISSION_CODES = {"IAM_ROLE_PERMISSIONS", "IAM_ROLE_MISSING", "AUTO_SCALING_IAM_ROLE_PERMISSIONS"}
 
@@ -358,7 +360,12 @@ def classify_deployment(findings: Findings, result: Diagnosis) -> tuple[Cause, s
         return Cause("stopped_by_alarm", detail=names), f"stopped by alarm {names}"
     if code in PERMISSION_CODES:
         denied = NOT_AUTHORIZED.search(message)
-        detail = denied.group(1) if denied else f"the CodeDeploy service role ({code})"
+        service = IAM_SERVICE.search(message)
+        detail = f"the CodeDeploy role ({code})"
+        if service:
+            detail = f"{service.group(1)} actions for the CodeDeploy service role"
+        if denied:
+            detail = denied.group(1)
         return Cause("missing_permissions", detail=detail), f"missing permissions: {detail}"
     if code == "REVISION_MISSING":
         return Cause("revision_missing"), f"revision missing: {_short(message)}"
@@ -422,7 +429,8 @@ def _cause_from_lifecycle(failures: Counter, hints: dict, failed: int, total: in
 
 def _hint(diagnostics: dict) -> str | None:
     """The most telling line of a hook's log tail: one naming the health endpoint, else the last line."""
-    lines = [line.strip() for line in (diagnostics.get("logTail") or "").splitlines() if line.strip()]
+    lines = [STREAM_PREFIX.sub("", line).strip() for line in (diagnostics.get("logTail") or "").splitlines()]
+    lines = [line for line in lines if line]
     for line in reversed(lines):
         if "healthz" in line or "health" in line.lower():
             return line

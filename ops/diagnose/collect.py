@@ -339,11 +339,12 @@ def _read_alarms(aws: Aws, findings: Findings, names: list[str]) -> None:
         )
         for kind, alarm_type in (("MetricAlarms", "metric"), ("CompositeAlarms", "composite")):
             alarms += [_alarm(a, alarm_type) for a in answer.get(kind, [])]
+    alarms.sort(key=lambda a: names.index(a["name"]) if a["name"] in names else len(names))
     window = findings.window
     for alarm in alarms:
+        # An alarm whose state last changed before the window opened held that state through it: no history read.
         if window and alarm["updated_at"] and alarm["updated_at"] >= window[0] - timedelta(minutes=1):
             alarm["transitions"] = _alarm_transitions(aws, alarm["name"], window)
-    alarms.sort(key=lambda a: names.index(a["name"]) if a["name"] in names else len(names))
     findings.alarms = alarms
 
 

@@ -30,8 +30,9 @@ METRIC_ALARMS = ["app-prod-5xx", "app-prod-latency-p99", "app-prod-cpu"]
 STUBBED = {
     "codepipeline": {"ListPipelineExecutions", "ListActionExecutions", "GetPipelineState"},
     "codebuild": {"BatchGetBuilds"},
-    "codedeploy": {"GetDeployment", "ListDeploymentTargets", "BatchGetDeploymentTargets"},
-    "cloudwatch": {"DescribeAlarmHistory"},
+    # moto's GetDeploymentGroup drops alarmConfiguration, and it cannot fail a deployment
+    "codedeploy": {"GetDeployment", "ListDeploymentTargets", "BatchGetDeploymentTargets", "GetDeploymentGroup"},
+    "cloudwatch": {"DescribeAlarms", "DescribeAlarmHistory"},  # moto has no composite alarms
     "codeconnections": {"GetConnection"},
     "logs": set(),
 }
@@ -113,31 +114,6 @@ class Account:
             ]}),
         )["Role"]
         self.clients["codepipeline"].create_pipeline(pipeline=pipeline_declaration(role["Arn"], approval))
-
-    def create_deployment_group(self) -> None:
-        codedeploy = self.clients["codedeploy"]
-        codedeploy.create_application(applicationName=APPLICATION, computePlatform="Server")
-        codedeploy.create_deployment_group(
-            applicationName=APPLICATION,
-            deploymentGroupName=GROUP,
-            serviceRoleArn=f"arn:aws:iam::{ACCOUNT}:role/codedeploy",
-            alarmConfiguration={"enabled": True, "alarms": [{"name": name} for name in METRIC_ALARMS]},
-            autoRollbackConfiguration={"enabled": True, "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"]},
-        )
-
-    def create_alarms(self) -> None:
-        cloudwatch = self.clients["cloudwatch"]
-        for name in METRIC_ALARMS:
-            cloudwatch.put_metric_alarm(
-                AlarmName=name, Namespace="AWS/ApplicationELB", MetricName="HTTPCode_Target_5XX_Count",
-                Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=5, ComparisonOperator="GreaterThanThreshold",
-            )
-        cloudwatch.put_composite_alarm(
-            AlarmName=COMPOSITE_ALARM, AlarmRule=" OR ".join(f'ALARM("{name}")' for name in METRIC_ALARMS)
-        )
-
-    def set_alarm(self, name: str, state: str, reason: str) -> None:
-        self.clients["cloudwatch"].set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason)
 
     def write_build_log(self, stream: str, lines: list[str]) -> None:
         logs = self.clients["logs"]

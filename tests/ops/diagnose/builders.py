@@ -7,6 +7,7 @@ import json
 from datetime import datetime
 
 import jsonschema
+from botocore.stub import ANY
 
 from ops.cli import main
 from ops.diagnose.render import SCHEMA_PATH
@@ -236,3 +237,48 @@ def kinds(document: dict) -> list[str]:
 
 def evidence_of(document: dict, kind: str) -> list[dict]:
     return [item for item in document["evidence"] if item["kind"] == kind]
+
+
+def queue_alarms(account: Account, names: list[str], fired: dict | None = None, composite: str | None = None) -> None:
+    """Queues DescribeAlarms for `names` and, for each alarm in `fired` (name -> (minutes ago, reason)), the
+    DescribeAlarmHistory read that follows: only alarms that changed inside the window have their history read."""
+    fired = fired or {}
+    metric, composites = [], []
+    for name in names:
+        minutes, reason = fired.get(name, (600, "Threshold Crossed: no datapoints were breaching"))
+        alarm = {"AlarmName": name, "AlarmArn": f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{name}",
+                 "StateValue": "ALARM" if name in fired else "OK", "StateReason": reason,
+                 "StateUpdatedTimestamp": account.ago(minutes)}
+        if name == composite:
+            composites.append(alarm | {"AlarmRule": " OR ".join(f'ALARM("{n}")' for n in names if n != name)})
+        else:
+            metric.append(alarm | {"MetricName": "HTTPCode_Target_5XX_Count", "Namespace": "AWS/ApplicationELB"})
+    cloudwatch = account.stub["cloudwatch"]
+    cloudwatch.add_response("describe_alarms", {"MetricAlarms": metric, "CompositeAlarms": composites},
+                            {"AlarmNames": names, "AlarmTypes": ["MetricAlarm", "CompositeAlarm"]})
+    for name in names:
+        if name not in fired:
+            continue
+        minutes, reason = fired[name]
+        item = {
+            "AlarmName": name, "AlarmType": "CompositeAlarm" if name == composite else "MetricAlarm",
+            "Timestamp": account.ago(minutes), "HistoryItemType": "StateUpdate",
+            "HistorySummary": "Alarm updated from OK to ALARM",
+            "HistoryData": json.dumps({"version": "1.0", "oldState": {"stateValue": "OK"},
+                                       "newState": {"stateValue": "ALARM", "stateReason": reason}}),
+        }
+        cloudwatch.add_response(
+            "describe_alarm_history", {"AlarmHistoryItems": [item]},
+            {"AlarmName": name, "HistoryItemType": "StateUpdate", "StartDate": ANY, "EndDate": ANY,
+             "MaxRecords": 20, "ScanBy": "TimestampDescending"})
+
+
+def queue_deployment_group(account: Account, alarms: list[str]) -> None:
+    account.stub["codedeploy"].add_response("get_deployment_group", {"deploymentGroupInfo": {
+        "applicationName": APPLICATION, "deploymentGroupName": GROUP, "deploymentGroupId": "3f1c9a2e-group",
+        "deploymentConfigName": "CodeDeployDefault.OneAtATime", "computePlatform": "Server",
+        "serviceRoleArn": "arn:aws:iam::123456789012:role/app-prod-codedeploy",
+        "alarmConfiguration": {"enabled": True, "ignorePollAlarmFailure": False,
+                               "alarms": [{"name": name} for name in alarms]},
+        "autoRollbackConfiguration": {"enabled": True, "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"]},
+    }}, {"applicationName": APPLICATION, "deploymentGroupName": GROUP})

@@ -1,0 +1,194 @@
+"""A failed Deploy action (provider CodeDeploy): diagnose reads the deployment's error and rollback, the failed
+instances' lifecycle events, and the deployment alarms (the group's and the stage condition's) in its window."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.ops.diagnose.account import COMPOSITE_ALARM, METRIC_ALARMS
+from tests.ops.diagnose.builders import (
+    DEPLOYMENT_ID,
+    action,
+    bad_run,
+    build_ok,
+    deploy_failed,
+    deployment,
+    diagnose_json,
+    evidence_of,
+    execution,
+    good_run,
+    hooks_until,
+    instance_target,
+    queue_alarms,
+    queue_deployment_group,
+    queue_run,
+    source_ok,
+)
+
+ALARM_ORDER = [COMPOSITE_ALARM, *METRIC_ALARMS]  # the stage condition's first, then the deployment group's
+HEALTHZ_TAIL = "[stdout]waiting for http://127.0.0.1:8080/healthz\n[stderr]/healthz did not return 200 within 120s\n"
+
+
+def _approved(account) -> dict:
+    return action("Approval", "Approve", "Approval", "Manual", "Succeeded", account.ago(18),
+                  updated_by="arn:aws:iam::123456789012:user/lead")
+
+
+def _deploy_scenario(account, info: dict | None, targets: list[dict], *, fired: dict | None = None,
+                     newer: list[dict] | None = None, deploy_action: dict | None = None) -> None:
+    """Queues a run whose Deploy action failed with deployment `info`; `fired` maps alarm -> (minutes ago, reason)."""
+    good, good_actions = good_run(account)
+    started = account.ago(20)
+    actions = [source_ok(started), build_ok(started), _approved(account), deploy_action or deploy_failed(started)]
+    queue_run(account, bad_run(account), actions, last_success=good, last_success_actions=good_actions,
+              newer=newer)
+    codedeploy = account.stub["codedeploy"]
+    if info is not None:
+        codedeploy.add_response("get_deployment", {"deploymentInfo": info}, {"deploymentId": DEPLOYMENT_ID})
+        ids = [t["instanceTarget"]["targetId"] for t in targets]
+        codedeploy.add_response("list_deployment_targets", {"targetIds": ids},
+                                {"deploymentId": DEPLOYMENT_ID, "targetFilters": {"TargetStatus": ["Failed"]}})
+        if ids:
+            codedeploy.add_response("batch_get_deployment_targets", {"deploymentTargets": targets},
+                                    {"deploymentId": DEPLOYMENT_ID, "targetIds": ids})
+    queue_deployment_group(account, METRIC_ALARMS)
+    queue_alarms(account, ALARM_ORDER, fired, composite=COMPOSITE_ALARM)
+
+
+def _targets(account, count: int, hook: str, diagnostics: dict) -> list[dict]:
+    return [instance_target(f"i-0{n}aaaaaaaaaaaaaa", account.ago(10), hooks_until(hook, diagnostics))
+            for n in range(count)]
+
+
+def test_validate_service_timing_out_is_a_failed_health_check(account, capsys):
+    diagnostics = {"errorCode": "ScriptTimedOut", "scriptName": "hooks/validate_service.sh",
+                   "message": "Script at specified location: hooks/validate_service.sh failed to complete in 180 "
+                              "seconds", "logTail": HEALTHZ_TAIL}
+    info = deployment("HEALTH_CONSTRAINTS", "The overall deployment failed because too many individual instances "
+                      "failed deployment, too few healthy instances are available for deployment, or some instances "
+                      "in your deployment group are experiencing problems.", account.ago(15), account.ago(3),
+                      {"Succeeded": 2, "Failed": 2})
+    _deploy_scenario(account, info, _targets(account, 2, "ValidateService", diagnostics))
+
+    code, document = diagnose_json(capsys)
+
+    assert code == 1
+    assert document["cause"] == {"class": "health_check_failed", "title": "health check failed",
+                                 "detail": "ValidateService", "raw_error": None}
+    assert document["verdict"] == ("Deploy failed: ValidateService timed out on 2 of 4 instances; "
+                                   "/healthz did not return 200 within 120s")
+    assert document["stage"] == "Deploy" and document["action"]["external_execution_id"] == DEPLOYMENT_ID
+    event = evidence_of(document, "lifecycle_event")[0]["detail"]
+    assert event["hook"] == "ValidateService" and event["error_code"] == "ScriptTimedOut"
+    assert event["script"] == "hooks/validate_service.sh" and event["log_tail"] == HEALTHZ_TAIL
+    assert "python -m ops rollback app -s prod" in document["next_step"]
+    assert [a["name"] for a in document["alarms"]] == ALARM_ORDER
+    assert not any(a["fired_in_window"] for a in document["alarms"])
+
+
+def test_another_hook_failing_is_a_hook_script_failure_naming_the_hook(account, capsys):
+    diagnostics = {"errorCode": "ScriptFailed", "scriptName": "hooks/start.sh",
+                   "message": "Script at specified location: hooks/start.sh run as user root failed with exit code 125",
+                   "logTail": "[stderr]docker: Error response from daemon: manifest unknown.\n"}
+    info = deployment("HEALTH_CONSTRAINTS", "The overall deployment failed because too many individual instances "
+                      "failed deployment", account.ago(15), account.ago(3), {"Succeeded": 2, "Failed": 1})
+    _deploy_scenario(account, info, _targets(account, 1, "ApplicationStart", diagnostics))
+
+    code, document = diagnose_json(capsys)
+
+    assert code == 1
+    assert document["cause"]["class"] == "hook_script_failed"
+    assert document["cause"]["detail"] == "ApplicationStart"
+    assert document["verdict"] == ("Deploy failed: ApplicationStart hook failed on 1 of 3 instances (ScriptFailed); "
+                                   "docker: Error response from daemon: manifest unknown.")
+    assert "ApplicationStart hook script" in document["next_step"]
+
+
+def test_lifecycle_events_that_never_ran_mean_the_agent_is_not_running(account, capsys):
+    pending = [(hook, "Pending", None) for hook in ("ApplicationStop", "DownloadBundle", "BeforeInstall")]
+    targets = [instance_target(f"i-0{n}bbbbbbbbbbbbbb", account.ago(10), pending) for n in range(3)]
+    info = deployment("HEALTH_CONSTRAINTS", "The overall deployment failed because too many individual instances "
+                      "failed deployment", account.ago(15), account.ago(3), {"Failed": 3})
+    _deploy_scenario(account, info, targets)
+
+    code, document = diagnose_json(capsys)
+
+    assert code == 1
+    assert document["cause"]["class"] == "agent_not_running"
+    assert document["verdict"] == ("Deploy failed: lifecycle events never ran on 3 of 3 instances; "
+                                   "the CodeDeploy agent is not running")
+    assert "systemctl start codedeploy-agent" in document["next_step"]
+
+
+def test_an_alarm_stopping_the_deployment_is_named_with_its_reason(account, capsys):
+    reason = "Threshold Crossed: 1 out of the last 1 datapoints [12.0] was greater than the threshold (5.0)."
+    info = deployment("ALARM_ACTIVE", "The deployment was stopped because one or more alarms were activated.",
+                      account.ago(15), account.ago(2), {"Succeeded": 1, "Pending": 2, "Skipped": 0},
+                      status="Stopped", rollback={"rollbackDeploymentId": "d-ROLLBACK1",
+                                                  "rollbackMessage": "Deployment rolled back on alarm"})
+    rollback = execution("exec-rollback", "Succeeded", account.ago(1), "1" * 40, "Add quotes endpoint",
+                         executionType="ROLLBACK", trigger={"triggerType": "AutomatedRollback"})
+    _deploy_scenario(account, info, [], fired={"app-prod-5xx": (5, reason)}, newer=[rollback])
+
+    code, document = diagnose_json(capsys)
+
+    assert code == 1
+    assert document["execution"]["id"] == "exec-bad"  # the rollback execution is not the deployment diagnosed
+    assert document["cause"]["class"] == "stopped_by_alarm" and document["cause"]["detail"] == "app-prod-5xx"
+    assert document["verdict"] == "Deploy failed: stopped by alarm app-prod-5xx"
+    fired = [a for a in document["alarms"] if a["fired_in_window"]]
+    assert [a["name"] for a in fired] == ["app-prod-5xx"] and fired[0]["reason"] == reason
+    assert fired[0]["transitions"][0]["to_alarm"] is True
+    summaries = " | ".join(e["summary"] for e in evidence_of(document, "rollback"))
+    assert "d-ROLLBACK1" in summaries and "exec-rollback" in summaries
+    assert evidence_of(document, "alarm")[0]["detail"]["name"] == "app-prod-5xx"
+
+
+@pytest.mark.parametrize(("code", "message", "cause", "detail", "verdict"), [
+    ("IAM_ROLE_PERMISSIONS", "The IAM role arn:aws:iam::123456789012:role/codedeploy does not give you permission "
+     "to perform operations in the following AWS service: AmazonAutoScaling. Contact your AWS administrator if you "
+     "need help.", "missing_permissions", "AmazonAutoScaling actions for the CodeDeploy service role",
+     "Deploy failed: missing permissions: AmazonAutoScaling actions for the CodeDeploy service role"),
+    ("REVISION_MISSING", "The revision cannot be found: s3://app-prod-artifacts/app-prod/bundle/AbCd.zip",
+     "revision_missing", None,
+     "Deploy failed: revision missing: The revision cannot be found: s3://app-prod-artifacts/app-prod/bundle/AbCd.zip"),
+    ("TIMEOUT", "The deployment timed out while waiting for the instances to finish.", "deploy_timed_out", None,
+     "Deploy failed: deployment timed out: The deployment timed out while waiting for the instances to finish."),
+    ("HEALTH_CONSTRAINTS_INVALID", "The minimum number of healthy instances cannot be satisfied by the deployment "
+     "group.", "too_few_healthy_hosts", "HEALTH_CONSTRAINTS_INVALID",
+     "Deploy failed: too few healthy hosts: The minimum number of healthy instances cannot be satisfied by the "
+     "deployment group."),
+    ("AGENT_ISSUE", "The deployment failed because of a problem with the CodeDeploy agent.", "agent_not_running",
+     None, "Deploy failed: the CodeDeploy agent is not running on the instances"),
+    ("INTERNAL_ERROR", "An internal error occurred.", "unknown", None,
+     "Deploy failed: deployment failed: INTERNAL_ERROR"),
+])
+def test_a_deployment_error_code_decides_when_no_instance_says_more(account, capsys, code, message, cause, detail,
+                                                                      verdict):
+    info = deployment(code, message, account.ago(15), account.ago(3), {"Pending": 3})
+    _deploy_scenario(account, info, [])
+
+    exit_code, document = diagnose_json(capsys)
+
+    assert exit_code == 1
+    assert document["cause"]["class"] == cause
+    assert document["cause"]["detail"] == detail
+    assert document["verdict"] == verdict
+    assert evidence_of(document, "deployment")[0]["detail"]["error_code"] == code
+    if cause == "unknown":
+        assert document["cause"]["raw_error"] == f"{code}: {message}"
+
+
+def test_a_pipeline_role_that_cannot_create_deployments_is_missing_permissions(account, capsys):
+    message = ("User: arn:aws:sts::123456789012:assumed-role/app-pipeline/123 is not authorized to perform: "
+               "codedeploy:CreateDeployment on resource: arn:aws:codedeploy:us-east-1:123456789012:deploymentgroup")
+    _deploy_scenario(account, None, [], deploy_action=deploy_failed(account.ago(20), external_id=None,
+                                                                   message=message))
+
+    code, document = diagnose_json(capsys)
+
+    assert code == 1
+    assert document["cause"]["class"] == "missing_permissions"
+    assert document["cause"]["detail"] == "codedeploy:CreateDeployment"
+    assert "codedeploy:CreateDeployment" in document["next_step"]
+    assert evidence_of(document, "action_error")[0]["summary"] == f"JobFailed: {message}"
