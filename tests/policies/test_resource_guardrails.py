@@ -1,0 +1,262 @@
+"""Each resource guardrail fires, with a message that says what to fix, when one property of the real prod plan is
+made unsafe; and stays silent on the plan as the program writes it (test_stacks_pass) and on the safe variants
+here. Every case goes through the pack process over the Analyzer protocol."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ops.mockrun import Registration
+
+from .conftest import add_resource, child_urn, edited, of_policy, stack_config_file
+
+REPO = "aws:ecr/repository:Repository"
+LIFECYCLE = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
+BUCKET = "aws:s3/bucket:Bucket"
+PUBLIC_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
+PROJECT = "aws:codebuild/project:Project"
+GROUP = "aws:codedeploy/deploymentGroup:DeploymentGroup"
+DEPLOY_CONFIG = "aws:codedeploy/deploymentConfig:DeploymentConfig"
+PIPELINE = "aws:codepipeline/pipeline:Pipeline"
+TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+SG = "aws:ec2/securityGroup:SecurityGroup"
+INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+
+
+def setting(**values):
+    def change(props: dict) -> None:
+        props.update(values)
+
+    return change
+
+
+def nested(path: str, value):
+    """Sets a dotted path (list indexes as numbers) in the properties."""
+
+    def change(props: dict) -> None:
+        *parents, last = [int(step) if step.isdigit() else step for step in path.split(".")]
+        target = props
+        for step in parents:
+            target = target[step]
+        target[last] = value
+
+    return change
+
+
+def removed(key: str):
+    def change(props: dict) -> None:
+        props.pop(key, None)
+
+    return change
+
+
+def lifecycle(count_type: str, count: int):
+    rule = {"rulePriority": 1, "selection": {"tagStatus": "tagged", "tagPatternList": ["*"], "countType": count_type,
+                                             "countNumber": count, "countUnit": "days"}, "action": {"type": "expire"}}
+    return setting(policy=json.dumps({"rules": [rule]}))
+
+
+def env_var(name: str, kind: str):
+    def change(props: dict) -> None:
+        props["environment"]["environmentVariables"].append({"name": name, "type": kind, "value": "x"})
+
+    return change
+
+
+def deploy_stage(change_stage):
+    def change(props: dict) -> None:
+        stage = next(s for s in props["stages"] if any(a["category"] == "Deploy" for a in s["actions"]))
+        change_stage(stage)
+
+    return change
+
+
+def without_approval(props: dict) -> None:
+    props["stages"] = [s for s in props["stages"] if not any(a["category"] == "Approval" for a in s["actions"])]
+
+
+def rule_statement(action, resource="*"):
+    def change(props: dict) -> None:
+        document = json.loads(props["policy"])
+        document["Statement"].append({"Sid": "Added", "Effect": "Allow", "Action": action, "Resource": resource})
+        props["policy"] = json.dumps(document)
+
+    return change
+
+
+VIOLATIONS = [
+    ("ecr-immutable-tags", REPO, setting(imageTagMutability="MUTABLE"), "imageTagMutability MUTABLE"),
+    ("ecr-immutable-tags", REPO, removed("imageTagMutability"), "set IMMUTABLE"),
+    ("ecr-scan-on-push", REPO, nested("imageScanningConfiguration.scanOnPush", False), "does not scan on push"),
+    ("ecr-encryption", REPO, removed("encryptionConfigurations"), "encrypted with AES256"),
+    ("ecr-lifecycle-keeps-rollback-targets", LIFECYCLE, lifecycle("imageCountMoreThan", 3), "keeps only 3 tagged"),
+    ("ecr-lifecycle-keeps-rollback-targets", LIFECYCLE, lifecycle("sinceImagePushed", 90), "by age"),
+    ("s3-bucket-hardened", PUBLIC_BLOCK, setting(blockPublicPolicy=False), "blockPublicPolicy not true"),
+    ("s3-bucket-hardened", VERSIONING, nested("versioningConfiguration.status", "Suspended"), "Suspended"),
+    ("s3-bucket-hardened", ENCRYPTION, setting(rules=[{"bucketKeyEnabled": True}]), "sets no default algorithm"),
+    ("codebuild-no-plaintext-secrets", PROJECT, env_var("DB_PASSWORD", "PLAINTEXT"), "DB_PASSWORD as a PLAINTEXT"),
+    ("codebuild-no-plaintext-secrets", PROJECT, env_var("GITHUB_TOKEN", None), "GITHUB_TOKEN"),
+    ("codebuild-pinned-image", PROJECT, nested("environment.image", "aws/codebuild/standard:latest"), "floats"),
+    ("codebuild-pinned-image", PROJECT, nested("environment.image", "public.ecr.aws/x/builder"), "floats"),
+    ("codebuild-bounded-timeout", PROJECT, setting(buildTimeout=480), "buildTimeout 480 minutes"),
+    ("codedeploy-auto-rollback", GROUP, nested("autoRollbackConfiguration.events", ["DEPLOYMENT_FAILURE"]),
+     "DEPLOYMENT_STOP_ON_ALARM"),
+    ("codedeploy-auto-rollback", GROUP, nested("autoRollbackConfiguration.enabled", False), "does not roll back"),
+    ("codedeploy-alarm-gate", GROUP, nested("alarmConfiguration.alarms", []), "no alarms"),
+    ("codedeploy-alarm-gate", GROUP, removed("alarmConfiguration"), "does not watch alarms"),
+    ("codedeploy-wave-size", GROUP, setting(deploymentConfigName="CodeDeployDefault.AllAtOnce"), "AllAtOnce"),
+    ("codedeploy-wave-size", GROUP, setting(deploymentConfigName="CodeDeployDefault.HalfAtATime"), "only 50%"),
+    ("codedeploy-wave-size", DEPLOY_CONFIG, nested("minimumHealthyHosts.value", 50), "only 50%"),
+    ("codepipeline-v2", PIPELINE, setting(pipelineType="V1"), "is V1"),
+    ("codepipeline-deploy-rollback", PIPELINE, deploy_stage(lambda s: s.pop("onFailure", None)),
+     "does not roll back on failure"),
+    ("codepipeline-not-parallel", PIPELINE, setting(executionMode="PARALLEL"), "PARALLEL"),
+    ("codepipeline-approval-before-deploy", PIPELINE, without_approval, "without a manual approval"),
+    ("launch-template-imdsv2", TEMPLATE, nested("metadataOptions.httpTokens", "optional"), "optional"),
+    ("launch-template-imdsv2", TEMPLATE, removed("metadataOptions"), "not set"),
+    ("launch-template-encrypted-volumes", TEMPLATE, nested("blockDeviceMappings.0.ebs.encrypted", "false"),
+     "/dev/xvda is not encrypted"),
+    ("launch-template-encrypted-volumes", TEMPLATE, removed("blockDeviceMappings"), "declares no block device"),
+    ("iam-least-privilege", ROLE_POLICY, rule_statement("s3:*"), "allows s3:* on *"),
+    ("iam-least-privilege", ROLE_POLICY, rule_statement(["*"]), "allows * on *"),
+    ("iam-least-privilege", ROLE_POLICY, rule_statement("iam:PassRole"), "iam:PassRole on *"),
+    ("iam-least-privilege", ROLE_POLICY, rule_statement("s3:GetObject"), "s3:GetObject on * (scope it"),
+]
+
+
+@pytest.mark.parametrize(("policy", "type_", "change", "fragment"), VIOLATIONS,
+                         ids=[f"{case[0]}-{i}" for i, case in enumerate(VIOLATIONS)])
+def test_an_unsafe_setting_is_a_mandatory_violation_that_says_what_to_fix(policy, type_, change, fragment,
+                                                                           policy_runs, analyze):
+    report = analyze(edited(policy_runs["prod"], type_, change), stack_config_file("prod"))
+
+    messages = of_policy(report, policy)
+    assert any(fragment in message for message in messages), messages
+    assert {d.level for d in report.diagnostics} == {"mandatory"}
+    assert {d.policy for d in report.diagnostics} == {policy}, "one unsafe setting trips one policy"
+
+
+def test_a_disabled_policy_stays_silent_and_an_advisory_one_does_not_block(policy_runs, analyze):
+    run = edited(policy_runs["prod"], PIPELINE, setting(executionMode="PARALLEL"))
+
+    assert of_policy(analyze(run, {"codepipeline-not-parallel": "disabled"}), "codepipeline-not-parallel") == []
+    report = analyze(run, {"codepipeline-not-parallel": "advisory"})
+    assert [d.level for d in report.diagnostics] == ["advisory"]
+
+
+def test_an_unprotected_repository_or_bucket_is_a_violation(policy_runs, analyze):
+    run = policy_runs["prod"]
+    for type_ in (REPO, BUCKET):
+        copy = edited(run, type_, lambda props: None)
+        next(r for r in copy.resources if r.type == type_).protect = False
+
+        assert any("is not protected" in m for m in of_policy(analyze(copy), "stateful-resources-protected"))
+
+
+def test_a_bucket_without_its_settings_resources_misses_all_three(policy_runs, analyze):
+    run = policy_runs["prod"]
+    bucket = Registration(urn=child_urn(run, BUCKET, "loose"), type=BUCKET, name="loose", protect=True,
+                          inputs={}, outputs={"bucket": "loose-123", "id": "loose-123"})
+
+    messages = of_policy(analyze(add_resource(run, bucket)), "s3-bucket-hardened")
+
+    assert sorted(m.split(" has no ")[1].split(";")[0] for m in messages) == [
+        "BucketPublicAccessBlock", "BucketServerSideEncryptionConfiguration", "BucketVersioning"]
+
+
+def test_the_deprecated_v2_bucket_token_is_checked_too(policy_runs, analyze):
+    run = policy_runs["prod"]
+    token = "aws:s3/bucketV2:BucketV2"
+    bucket = Registration(urn=child_urn(run, token, "old"), type=token, name="old", protect=True,
+                          inputs={}, outputs={"bucket": "old-123"})
+
+    assert len(of_policy(analyze(add_resource(run, bucket)), "s3-bucket-hardened")) == 3
+
+
+def test_secrets_from_parameter_store_and_allowed_names_are_fine(policy_runs, analyze):
+    run = edited(policy_runs["prod"], PROJECT, env_var("DB_PASSWORD", "PARAMETER_STORE"))
+    run = edited(run, PROJECT, env_var("PUBLIC_KEY_ID", "PLAINTEXT"))
+
+    report = analyze(run, {"codebuild-no-plaintext-secrets": {"allowedNames": ["PUBLIC_KEY_ID"]}})
+
+    assert report.diagnostics == []
+
+
+def test_a_digest_pinned_image_passes_even_when_digests_are_required(policy_runs, analyze):
+    image = "public.ecr.aws/x/builder@sha256:" + "a" * 64
+    run = edited(policy_runs["prod"], PROJECT, nested("environment.image", image))
+
+    assert analyze(run, {"codebuild-pinned-image": {"requireDigest": True}}).diagnostics == []
+    assert of_policy(analyze(policy_runs["prod"], {"codebuild-pinned-image": {"requireDigest": True}}),
+                     "codebuild-pinned-image")
+
+
+def test_a_host_count_config_is_judged_against_the_auto_scaling_group_min_size(policy_runs, analyze):
+    run = edited(policy_runs["prod"], "aws:autoscaling/group:Group", setting(minSize=3))
+
+    def with_hosts(count: int):
+        return edited(run, DEPLOY_CONFIG, setting(minimumHealthyHosts={"type": "HOST_COUNT", "value": count}))
+
+    assert of_policy(analyze(with_hosts(2)), "codedeploy-wave-size") == []
+    assert any("only 33%" in m for m in of_policy(analyze(with_hosts(1)), "codedeploy-wave-size"))
+
+
+@pytest.mark.parametrize(("form", "type_", "rule"), [
+    ("inline IPv4", SG, {"ingress": [{"protocol": "tcp", "fromPort": 22, "toPort": 22, "cidrBlocks": ["0.0.0.0/0"]}]}),
+    ("inline IPv6", SG, {"ingress": [{"protocol": "tcp", "fromPort": 3389, "toPort": 3389,
+                                      "ipv6CidrBlocks": ["::/0"]}]}),
+    ("inline all", SG, {"ingress": [{"protocol": "-1", "fromPort": 0, "toPort": 0, "cidrBlocks": ["0.0.0.0/0"]}]}),
+    ("ec2 rule", "aws:ec2/securityGroupRule:SecurityGroupRule",
+     {"type": "ingress", "protocol": "tcp", "fromPort": 8080, "toPort": 8080, "cidrBlocks": ["0.0.0.0/0"]}),
+    ("vpc rule IPv4", INGRESS_RULE, {"ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "cidrIpv4": "0.0.0.0/0"}),
+    ("vpc rule IPv6 all", INGRESS_RULE, {"ipProtocol": "-1", "cidrIpv6": "::/0"}),
+])
+def test_world_open_ingress_outside_the_public_ports_is_a_violation_in_every_form(form, type_, rule, policy_runs,
+                                                                                 analyze):
+    run = policy_runs["prod"]
+    group = Registration(urn=child_urn(run, type_, "open"), type=type_, name="open", inputs=rule, outputs=rule)
+
+    messages = of_policy(analyze(add_resource(run, group)), "security-group-no-world-ingress")
+
+    assert messages and all("only ports [80, 443] may be public" in m for m in messages), form
+
+
+@pytest.mark.parametrize("rule", [
+    {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv6": "::/0"},
+    {"ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "cidrIpv4": "10.0.0.0/16"},
+    {"ipProtocol": "-1", "referencedSecurityGroupId": "sg-0123"},
+])
+def test_public_ports_and_private_sources_are_fine(rule, policy_runs, analyze):
+    run = policy_runs["prod"]
+    ingress = Registration(urn=child_urn(run, INGRESS_RULE, "ok"), type=INGRESS_RULE, name="ok", inputs=rule,
+                           outputs=rule)
+
+    assert analyze(add_resource(run, ingress)).diagnostics == []
+
+
+def test_iam_in_every_form_role_inline_policies_and_managed_policies(policy_runs, analyze):
+    run = policy_runs["prod"]
+    admin = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+    role = Registration(urn=child_urn(run, "aws:iam/role:Role", "wide"), type="aws:iam/role:Role", name="wide",
+                        inputs={"inlinePolicies": [{"name": "all", "policy": admin}]})
+    managed = Registration(urn=child_urn(run, "aws:iam/policy:Policy", "wide"), type="aws:iam/policy:Policy",
+                           name="wide", inputs={"policy": admin})
+
+    messages = of_policy(analyze(add_resource(add_resource(run, role), managed)), "iam-least-privilege")
+
+    assert any("Role 'wide' inline policy 'all'" in m for m in messages)
+    assert any("Policy 'wide' policy" in m for m in messages)
+
+
+def test_deny_statements_and_scoped_resources_are_fine(policy_runs, analyze):
+    run = edited(policy_runs["prod"], ROLE_POLICY, rule_statement("s3:*", "arn:aws:s3:::bucket/*"))
+    document = json.loads(next(r for r in run.resources if r.type == ROLE_POLICY).inputs["policy"])
+    document["Statement"].append({"Effect": "Deny", "Action": "*", "Resource": "*"})
+    run = edited(run, ROLE_POLICY, setting(policy=json.dumps(document)))
+
+    assert analyze(run).diagnostics == []
