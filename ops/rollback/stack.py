@@ -28,6 +28,10 @@ LOCKED_TEXTS = ("[409] Conflict: Another update is currently in progress.", "the
 ROLLBACK_MESSAGE = re.compile(r"^Rollback to version (\d+) \(ops rollback stack\)$")
 
 
+class StackLocked(OpsError):
+    """Another operation holds the stack: nothing was applied."""
+
+
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "stack",
@@ -177,9 +181,13 @@ def execute(plan: Plan, confirmed: bool) -> int:
             _confirm(confirmed)
         except BaseException:
             stack_config.put_back(config_path, saved)
-            print(f"the stack config in {config_path} was left as it was", file=sys.stderr)
+            print("nothing was applied: the stack config file is as it was", file=sys.stderr)
             raise
-        _up(plan, run_dir)
+        try:
+            _up(plan, run_dir)
+        except StackLocked:
+            stack_config.put_back(config_path, saved)
+            raise
         return _report(plan, run_dir)
 
 
@@ -220,7 +228,7 @@ def _stream_step(name: str, args: list[str], run_dir: Path, plan: Plan, exit_cod
     if code == 0:
         return
     if any(text in tail for text in LOCKED_TEXTS):
-        raise OpsError(f"step `{name}` refused: the stack has an update in progress; wait for it and retry")
+        raise StackLocked(f"step `{name}` refused: the stack has an update in progress; wait for it and retry")
     last = tail.splitlines()[-1] if tail else f"exit code {code}"
     raise OpsError(f"step `{name}` failed: {last}\nretry with: {retry_command(plan)}", exit_code)
 

@@ -239,6 +239,18 @@ def test_a_stack_locked_at_preview_is_refused_and_the_config_file_put_back(proje
     assert_no_secret_printed(result)
 
 
+def test_a_stack_locked_when_up_starts_is_refused_and_the_config_file_put_back(project):
+    project.fake.add_entry(STACK, config=TARGET_CONFIG, commit=project.head)  # version 6, runs in the checkout
+    project.fake.add_entry(STACK, config=CURRENT_CONFIG, commit=project.head)
+    before = project.stack_file.read_bytes()
+    project.fake.behave(locked_at_up=True)
+    result = project.ops("rollback", "stack", "-s", STACK, "--yes")
+    assert result.returncode == 2
+    assert "step `pulumi up` refused: the stack has an update in progress" in result.stderr
+    assert project.stack_file.read_bytes() == before
+    assert len(project.fake.history(STACK)) == 7
+
+
 def test_refuses_a_target_commit_missing_from_the_local_repository(project):
     project.fake.add_entry(STACK, config=TARGET_CONFIG, commit="0123456789abcdef0123456789abcdef01234567")
     project.fake.add_entry(STACK, config=CURRENT_CONFIG, commit=project.head)

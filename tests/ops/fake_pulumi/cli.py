@@ -233,7 +233,7 @@ def cmd_up(state: dict, flags: dict, cwd: Path, log: dict) -> str:
         raise Failure(
             "error: --yes or --skip-preview must be passed in to proceed when running in non-interactive mode"
         )
-    if state["behaviour"].get("locked"):
+    if state["behaviour"].get("locked") or state["behaviour"].get("locked_at_up"):
         raise Failure(LOCKED_MESSAGE)
     config = plain_config(stack_file(project, name))
     head = git(cwd, "rev-parse", "HEAD")
