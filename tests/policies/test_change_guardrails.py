@@ -1,0 +1,175 @@
+"""Change guardrails against baselines made from a mock run of the program (`ops.baseline.baseline_from_run`, the
+`pulumi stack export` shape): an unchanged plan is silent; removing or renaming stateful resources, a large
+change, a dropped output and a moved health-check path are each caught, with the prod config (all mandatory)."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from ops.mockrun import MockRun
+
+from .conftest import edited, of_policy, stack_config_file, write_run_baseline
+
+CHANGE_POLICIES = ("change-budget", "no-stateful-deletion", "outputs-kept", "public-contract-kept")
+REPO = "aws:ecr/repository:Repository"
+
+
+def with_baseline(stack: str, path) -> dict:
+    config = stack_config_file(stack)
+    for policy in CHANGE_POLICIES:
+        entry = config.get(policy, {})
+        entry = {"enforcementLevel": entry} if isinstance(entry, str) else dict(entry)
+        config[policy] = {**entry, "baseline": str(path)}
+    return config
+
+
+@pytest.fixture
+def prod_baseline(policy_runs, tmp_path):
+    return write_run_baseline(policy_runs["prod"], tmp_path)
+
+
+def without(run: MockRun, type_: str) -> MockRun:
+    copied = copy.deepcopy(run)
+    copied.resources = [r for r in copied.resources if r.type != type_]
+    return copied
+
+
+def renamed(run: MockRun, type_: str, new_name: str, alias: bool) -> MockRun:
+    copied = copy.deepcopy(run)
+    target = next(r for r in copied.resources if r.type == type_)
+    old_urn = target.urn
+    target.urn, target.name = old_urn.rsplit("::", 1)[0] + f"::{new_name}", new_name
+    target.aliases = [old_urn] if alias else []
+    return copied
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_an_unchanged_plan_is_silent(stack, policy_runs, analyze, tmp_path):
+    baseline = write_run_baseline(policy_runs[stack], tmp_path)
+
+    report = analyze(policy_runs[stack], with_baseline(stack, baseline))
+
+    assert report.diagnostics == []
+    assert not set(CHANGE_POLICIES) & set(report.not_applicable)
+
+
+def test_removing_the_repository_is_a_stateful_deletion(policy_runs, analyze, prod_baseline):
+    report = analyze(without(policy_runs["prod"], REPO), with_baseline("prod", prod_baseline))
+
+    messages = of_policy(report, "no-stateful-deletion")
+    assert len(messages) == 1 and "Repository 'registry-repo'" in messages[0] and "deleted" in messages[0]
+    assert {d.level for d in report.diagnostics if d.policy == "no-stateful-deletion"} == {"mandatory"}
+
+
+def test_renaming_the_repository_without_an_alias_is_a_deletion_and_the_message_suggests_the_alias(
+        policy_runs, analyze, prod_baseline):
+    report = analyze(renamed(policy_runs["prod"], REPO, "images", alias=False), with_baseline("prod", prod_baseline))
+
+    messages = of_policy(report, "no-stateful-deletion")
+    assert len(messages) == 1
+    assert "renamed (new Repository: images)" in messages[0] and "pulumi.Alias(name='registry-repo')" in messages[0]
+
+
+def test_renaming_with_an_alias_is_a_move_not_a_deletion(policy_runs, analyze, prod_baseline):
+    report = analyze(renamed(policy_runs["prod"], REPO, "images", alias=True), with_baseline("prod", prod_baseline))
+
+    assert of_policy(report, "no-stateful-deletion") == []
+    assert of_policy(report, "change-budget") == []
+
+
+def test_a_large_change_exceeds_the_budget_and_names_the_biggest_contributors(policy_runs, analyze, prod_baseline):
+    plan = without(without(policy_runs["prod"], "aws:autoscaling/group:Group"), "aws:iam/rolePolicy:RolePolicy")
+
+    report = analyze(plan, with_baseline("prod", prod_baseline))
+
+    messages = of_policy(report, "change-budget")
+    assert len(messages) == 1
+    assert "exceeds the budget 30" in messages[0]
+    assert "delete Group 'fleet-asg' (100)" in messages[0].split("biggest contributors:")[1].split(",")[0]
+
+
+def test_a_small_change_stays_within_the_budget(policy_runs, analyze, prod_baseline):
+    plan = edited(policy_runs["prod"], "aws:cloudwatch/metricAlarm:MetricAlarm",
+                  lambda props: props.update(threshold=99))
+
+    report = analyze(plan, with_baseline("prod", prod_baseline))
+
+    assert report.diagnostics == []
+
+
+def test_updates_count_against_the_budget(policy_runs, analyze, prod_baseline):
+    config = with_baseline("prod", prod_baseline)
+    config["change-budget"]["budget"] = 0
+    plan = edited(policy_runs["prod"], "aws:cloudwatch/metricAlarm:MetricAlarm",
+                  lambda props: props.update(threshold=99))
+
+    messages = of_policy(analyze(plan, config), "change-budget")
+
+    assert len(messages) == 1 and "0 creates, 1 updates, 0 deletes" in messages[0]
+
+
+def test_dropping_a_stack_output_is_caught(policy_runs, analyze, prod_baseline):
+    plan = copy.deepcopy(policy_runs["prod"])
+    del plan.stack_outputs["albUrl"]
+
+    messages = of_policy(analyze(plan, with_baseline("prod", prod_baseline)), "outputs-kept")
+
+    assert len(messages) == 1 and "albUrl" in messages[0]
+
+
+def test_moving_the_health_check_path_changes_the_public_contract(policy_runs, analyze, prod_baseline):
+    def move(props):
+        props["healthCheck"]["path"] = "/health"
+
+    plan = edited(policy_runs["prod"], "aws:lb/targetGroup:TargetGroup", move)
+
+    report = analyze(plan, with_baseline("prod", prod_baseline))
+
+    messages = of_policy(report, "public-contract-kept")
+    assert len(messages) == 1 and "healthCheck.path" in messages[0] and "to /health" in messages[0]
+    config = with_baseline("prod", prod_baseline)
+    config["public-contract-kept"]["allowContractChange"] = True
+    assert of_policy(analyze(plan, config), "public-contract-kept") == []
+
+
+def test_changing_the_listener_port_changes_the_public_contract(policy_runs, analyze, prod_baseline):
+    plan = edited(policy_runs["prod"], "aws:lb/listener:Listener", lambda props: props.update(port=8080))
+
+    messages = of_policy(analyze(plan, with_baseline("prod", prod_baseline)), "public-contract-kept")
+
+    assert len(messages) == 1 and "port" in messages[0] and "to 8080" in messages[0]
+
+
+def test_dev_reports_the_same_findings_as_advisory(policy_runs, analyze, tmp_path):
+    baseline = write_run_baseline(policy_runs["dev"], tmp_path)
+
+    report = analyze(without(policy_runs["dev"], REPO), with_baseline("dev", baseline))
+
+    assert of_policy(report, "no-stateful-deletion")
+    assert {d.level for d in report.diagnostics} == {"advisory"}
+
+
+def test_an_unreadable_baseline_is_reported_not_ignored(policy_runs, analyze, tmp_path):
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps({"version": 2, "checkpoint": {}}))
+
+    report = analyze(policy_runs["prod"], with_baseline("prod", broken))
+
+    for policy in CHANGE_POLICIES:
+        assert any("not a `pulumi stack export` file" in m for m in of_policy(report, policy))
+
+
+def test_a_real_export_with_default_providers_and_secrets_is_read(policy_runs, analyze, prod_baseline):
+    document = json.loads(prod_baseline.read_text())
+    resources = document["deployment"]["resources"]
+    resources.insert(1, {"urn": "urn:pulumi:prod::delivery::pulumi:providers:aws::default_7_0_0", "custom": True,
+                         "id": "00000000-0000-0000-0000-000000000000", "type": "pulumi:providers:aws"})
+    alarm = next(r for r in resources if r["type"] == "aws:cloudwatch/metricAlarm:MetricAlarm")
+    alarm["inputs"]["alarmDescription"] = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
+                                           "ciphertext": "AAABAKl..."}
+    prod_baseline.write_text(json.dumps(document))
+
+    assert analyze(policy_runs["prod"], with_baseline("prod", prod_baseline)).diagnostics == []

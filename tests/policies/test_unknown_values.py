@@ -1,0 +1,52 @@
+"""During preview some values are unknown (the engine sends a sentinel). A policy never crashes on one: it judges
+what is known, reports known violations at their level, and adds one advisory note naming what it could not judge."""
+
+from __future__ import annotations
+
+from .conftest import UNKNOWN_STRING, edited, of_policy, stack_config_file
+
+REPO = "aws:ecr/repository:Repository"
+GROUP = "aws:codedeploy/deploymentGroup:DeploymentGroup"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+
+
+def test_an_unknown_value_gives_an_advisory_note_not_a_crash_or_a_block(policy_runs, analyze):
+    def unknown_scan(props):
+        props["imageScanningConfiguration"]["scanOnPush"] = UNKNOWN_STRING
+
+    report = analyze(edited(policy_runs["prod"], REPO, unknown_scan), stack_config_file("prod"))
+
+    notes = of_policy(report, "ecr-scan-on-push")
+    assert len(notes) == 1 and "imageScanningConfiguration.scanOnPush" in notes[0]
+    assert "during preview" in notes[0]
+    assert [d.level for d in report.diagnostics] == ["advisory"]
+
+
+def test_known_violations_are_still_reported_next_to_what_could_not_be_judged(policy_runs, analyze):
+    def half_known(props):
+        props["autoRollbackConfiguration"]["enabled"] = UNKNOWN_STRING
+        props["autoRollbackConfiguration"]["events"] = ["DEPLOYMENT_FAILURE"]
+
+    report = analyze(edited(policy_runs["prod"], GROUP, half_known), stack_config_file("prod"))
+
+    levels = sorted((d.level, d.message) for d in report.diagnostics if d.policy == "codedeploy-auto-rollback")
+    assert [level for level, _ in levels] == ["advisory", "mandatory"]
+    assert "DEPLOYMENT_STOP_ON_ALARM" in levels[1][1]
+    assert "autoRollbackConfiguration.enabled" in levels[0][1]
+
+
+def test_an_unknown_policy_document_is_not_judged(policy_runs, analyze):
+    report = analyze(edited(policy_runs["prod"], ROLE_POLICY, lambda props: props.update(policy=UNKNOWN_STRING)),
+                     stack_config_file("prod"))
+
+    assert [(d.policy, d.level) for d in report.diagnostics] == [("iam-least-privilege", "advisory")]
+
+
+def test_unknown_settings_of_a_bucket_are_named_by_the_stack_policy(policy_runs, analyze):
+    versioning = "aws:s3/bucketVersioning:BucketVersioning"
+    run = edited(policy_runs["prod"], versioning,
+                 lambda props: props.update(versioningConfiguration={"status": UNKNOWN_STRING}))
+
+    notes = of_policy(analyze(run, stack_config_file("prod")), "s3-bucket-hardened")
+
+    assert len(notes) == 1 and "versioningConfiguration.status" in notes[0]
