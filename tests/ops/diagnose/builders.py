@@ -17,6 +17,7 @@ from tests.ops.diagnose.account import (
     BUILD_PROJECT,
     CONNECTION_ARN,
     GROUP,
+    METRIC_ALARMS,
     PIPELINE,
     Account,
 )
@@ -250,7 +251,7 @@ def queue_alarms(account: Account, names: list[str], fired: dict | None = None, 
                  "StateValue": "ALARM" if name in fired else "OK", "StateReason": reason,
                  "StateUpdatedTimestamp": account.ago(minutes)}
         if name == composite:
-            composites.append(alarm | {"AlarmRule": " OR ".join(f'ALARM("{n}")' for n in names if n != name)})
+            composites.append(alarm | {"AlarmRule": " OR ".join(f'ALARM("{n}")' for n in METRIC_ALARMS)})
         else:
             metric.append(alarm | {"MetricName": "HTTPCode_Target_5XX_Count", "Namespace": "AWS/ApplicationELB"})
     cloudwatch = account.stub["cloudwatch"]
