@@ -57,6 +57,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
     only good update before the newest: 1 update ok @c1, 2 refresh, 3 preview, 4 update failed, 5 update ok @HEAD."""
     fake = FakePulumi(tmp_path).install(monkeypatch)
     fake.add_stack(STACK, outputs={"pipelineName": "delivery-prod"})
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "the-stack-passphrase")
     repo = tmp_path / "repo"
     repo.mkdir()
     git(repo, "init", "-q", "-b", "main")
@@ -113,16 +114,20 @@ def test_rollback_runs_history_restore_preview_up_from_a_worktree_at_the_target_
     assert result.returncode == 0, result.stderr
     commands = project.fake.commands()
     assert commands[:4] == ["stack history", "config", "install", "config"]
-    writes = commands[4:-4]
-    assert sorted(writes) == [
-        "config rm delivery:newFlag",
+    assert commands[4:] == [
         "config set delivery:dbPassword",
         "config set delivery:fleetSize",
+        "config rm delivery:newFlag",
         "config set delivery:oldFlag",
+        "config",  # read back and compared with the target
+        "preview",
+        "up",
+        "stack history",
     ]
-    assert commands[-4:] == ["config", "preview", "up", "stack history"]
 
     calls = project.fake.calls()
+    assert "--show-secrets" in calls[0]["argv"] and "--page-size" in calls[0]["argv"]
+    assert all(call["env"]["PULUMI_CONFIG_PASSPHRASE"] == "<set>" for call in calls)
     up = next(call for call in calls if call["argv"][0] == "up")
     assert up["up"]["gitHead"] == project.target_commit
     assert up["up"]["config"] == {k: (v[0] if isinstance(v, tuple) else v) for k, v in TARGET_CONFIG.items()}
