@@ -1,0 +1,59 @@
+"""The harness side of the Analyzer protocol (ops/analyzer.py): what the engine would tell the pack, and clear
+errors when the pack or its configuration is wrong."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from ops.analyzer import PolicyPack, reconcile_config
+from ops.errors import OpsError
+
+
+def test_the_pack_describes_itself_over_get_analyzer_info(pack):
+    name, policies = pack.info()
+
+    assert name == "delivery-guardrails"
+    kinds = {p.name: p.kind for p in policies}
+    assert {n for n, kind in kinds.items() if kind == "stack"} == {
+        "s3-bucket-hardened", "codedeploy-wave-size", "change-budget", "no-stateful-deletion", "outputs-kept",
+        "public-contract-kept"}
+    assert {p.level for p in policies} == {"mandatory"}
+
+
+def test_config_starts_from_schema_defaults_then_all_then_each_policy(pack):
+    _, policies = pack.info()
+
+    config = reconcile_config(policies, {"all": "advisory", "codebuild-bounded-timeout": {
+        "enforcementLevel": "mandatory", "maxBuildTimeoutMinutes": 30}})
+
+    assert config["codebuild-bounded-timeout"] == ("mandatory", {"maxBuildTimeoutMinutes": 30})
+    assert config["ecr-lifecycle-keeps-rollback-targets"] == ("advisory", {"minTaggedImages": 10})
+    assert config["ecr-immutable-tags"] == ("advisory", {})
+
+
+@pytest.mark.parametrize(("given", "fragment"), [
+    ({"ecr-imutable-tags": "mandatory"}, "does not have: ecr-imutable-tags"),
+    ({"ecr-immutable-tags": "blocking"}, "'blocking' is not one of advisory, mandatory, remediate, disabled"),
+    ({"ecr-lifecycle-keeps-rollback-targets": {"minTaggedImages": "many"}}, "'many' is not of type 'integer'"),
+    ({"codebuild-bounded-timeout": 60}, "must be a level or an object"),
+])
+def test_a_bad_policy_config_is_refused_with_one_sentence(pack, given, fragment):
+    _, policies = pack.info()
+
+    with pytest.raises(OpsError, match=re.escape(fragment)):
+        reconcile_config(policies, given)
+
+
+def test_a_directory_without_pulumi_policy_yaml_is_not_a_pack(tmp_path):
+    with pytest.raises(OpsError, match="is not a policy pack"):
+        PolicyPack(tmp_path, project="p", stack="s").start()
+
+
+def test_a_pack_that_crashes_on_start_reports_its_error(tmp_path):
+    (tmp_path / "PulumiPolicy.yaml").write_text("runtime: python\n")
+    (tmp_path / "__main__.py").write_text("raise SystemExit('policy pack misconfigured: no policies')\n")
+
+    with pytest.raises(OpsError, match=r"did not start: .*policy pack misconfigured"):
+        PolicyPack(tmp_path, project="p", stack="s", startup_timeout=20).start()
