@@ -5,8 +5,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."  # the repository root
 
-BUNDLE_OUT="${BUNDLE_OUT:-app/dist/bundle}"
-PYTHON="${PYTHON:-python}"
+BUILD_BUNDLE_OUT="${BUILD_BUNDLE_OUT:-app/dist/bundle}"
+BUILD_PYTHON="${BUILD_PYTHON:-python}"
 
 fail() {
   echo "build: $*" >&2
@@ -18,6 +18,8 @@ for name in REPOSITORY_URI REPOSITORY_NAME AWS_DEFAULT_REGION APP_LOG_GROUP CODE
 done
 tag="$CODEBUILD_RESOLVED_SOURCE_VERSION"
 [[ "$tag" =~ ^[0-9a-f]{40}$ ]] || fail "CODEBUILD_RESOLVED_SOURCE_VERSION is '$tag', not a git commit sha"
+# The settings the bundle carries to the instances, checked before anything is pushed.
+"$BUILD_PYTHON" -m app.settings >/dev/null || fail "APP_PORT or DRILL_FAILURE_RATE is invalid (see above)"
 registry="${REPOSITORY_URI%%/*}"
 image="$REPOSITORY_URI:$tag"
 
@@ -45,12 +47,12 @@ else
 fi
 [[ "$digest" =~ ^sha256:[0-9a-f]{64}$ ]] || fail "could not resolve the digest of $image (registry said '$digest')"
 
-echo "build: assembling the CodeDeploy bundle in $BUNDLE_OUT"
-rm -rf "$BUNDLE_OUT"
-mkdir -p "$BUNDLE_OUT/hooks"
-cp app/appspec.yml "$BUNDLE_OUT/"
-cp app/hooks/*.sh "$BUNDLE_OUT/hooks/"
-chmod 0755 "$BUNDLE_OUT"/hooks/*.sh
-"$PYTHON" -m app.artifact --out "$BUNDLE_OUT" --repository-uri "$REPOSITORY_URI" --tag "$tag" --digest "$digest" \
-  --region "$AWS_DEFAULT_REGION" --port "${APP_PORT:-8080}" --log-group "$APP_LOG_GROUP" \
+echo "build: assembling the CodeDeploy bundle in $BUILD_BUNDLE_OUT"
+rm -rf "$BUILD_BUNDLE_OUT"
+mkdir -p "$BUILD_BUNDLE_OUT/hooks"
+cp app/appspec.yml "$BUILD_BUNDLE_OUT/"
+cp app/hooks/*.sh "$BUILD_BUNDLE_OUT/hooks/"
+chmod 0755 "$BUILD_BUNDLE_OUT"/hooks/*.sh
+"$BUILD_PYTHON" -m app.artifact --out "$BUILD_BUNDLE_OUT" --repository-uri "$REPOSITORY_URI" --tag "$tag" \
+  --digest "$digest" --region "$AWS_DEFAULT_REGION" --port "${APP_PORT:-8080}" --log-group "$APP_LOG_GROUP" \
   --drill-failure-rate "${DRILL_FAILURE_RATE:-0}"

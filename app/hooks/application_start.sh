@@ -8,16 +8,16 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 load_deploy_env
 read_image
-LOG_STREAM_PREFIX="${LOG_STREAM_PREFIX:-$HOSTNAME}"  # one stream per instance and container
+HOOK_LOG_STREAM_PREFIX="${HOOK_LOG_STREAM_PREFIX:-$HOSTNAME}"  # a log stream per instance and container
 
 if [[ -n "$(container_id)" ]]; then  # a retried hook, or a container ApplicationStop did not know about
-  echo "$HOOK: removing the existing $CONTAINER_NAME container first"
-  docker rm --force "$CONTAINER_NAME" >/dev/null
+  echo "$HOOK: removing the existing $HOOK_CONTAINER_NAME container first"
+  docker rm --force "$HOOK_CONTAINER_NAME" >/dev/null
 fi
 
-echo "$HOOK: starting $IMAGE_URI as $CONTAINER_NAME on port $APP_PORT"
+echo "$HOOK: starting $IMAGE_URI as $HOOK_CONTAINER_NAME on port $APP_PORT"
 docker run --detach \
-  --name "$CONTAINER_NAME" \
+  --name "$HOOK_CONTAINER_NAME" \
   --restart unless-stopped \
   --publish "$APP_PORT:$APP_PORT" \
   --env "APP_PORT=$APP_PORT" \
@@ -26,7 +26,7 @@ docker run --detach \
   --log-driver awslogs \
   --log-opt "awslogs-region=$AWS_REGION" \
   --log-opt "awslogs-group=$APP_LOG_GROUP" \
-  --log-opt "tag=$LOG_STREAM_PREFIX/{{.Name}}/{{.ID}}" \
+  --log-opt "tag=$HOOK_LOG_STREAM_PREFIX/{{.Name}}/{{.ID}}" \
   --log-opt mode=non-blocking \
   --log-opt max-buffer-size=4m \
   --read-only --tmpfs /tmp \
@@ -34,4 +34,4 @@ docker run --detach \
   --security-opt no-new-privileges \
   "$IMAGE_URI" >/dev/null \
   || fail "docker run of $IMAGE_URI failed (is port $APP_PORT free, and does log group $APP_LOG_GROUP exist?)"
-echo "$HOOK: started $CONTAINER_NAME"
+echo "$HOOK: started $HOOK_CONTAINER_NAME"

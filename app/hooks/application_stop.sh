@@ -6,13 +6,14 @@ HOOK=ApplicationStop
 # shellcheck source=app/hooks/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-STOP_TIMEOUT="${STOP_TIMEOUT:-30}"  # seconds for the app to drain (APP_DRAIN_SECONDS) and finish requests
+# Seconds for the app to drain (APP_DRAIN_SECONDS, 5) and finish its requests (up to 10) before SIGKILL.
+HOOK_STOP_TIMEOUT="${HOOK_STOP_TIMEOUT:-30}"
 
 if [[ -z "$(container_id)" ]]; then
-  echo "$HOOK: no container named $CONTAINER_NAME; nothing to stop"
+  echo "$HOOK: no container named $HOOK_CONTAINER_NAME; nothing to stop"
   exit 0
 fi
-echo "$HOOK: stopping $CONTAINER_NAME (SIGTERM, up to ${STOP_TIMEOUT}s to drain)"
-docker stop --time "$STOP_TIMEOUT" "$CONTAINER_NAME" >/dev/null
-docker rm --force "$CONTAINER_NAME" >/dev/null
-echo "$HOOK: stopped and removed $CONTAINER_NAME"
+echo "$HOOK: stopping $HOOK_CONTAINER_NAME (SIGTERM, up to ${HOOK_STOP_TIMEOUT}s to drain)"
+docker stop --time "$HOOK_STOP_TIMEOUT" "$HOOK_CONTAINER_NAME" >/dev/null
+docker rm --force "$HOOK_CONTAINER_NAME" >/dev/null
+echo "$HOOK: stopped and removed $HOOK_CONTAINER_NAME"

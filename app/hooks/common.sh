@@ -8,9 +8,9 @@ trap 'echo "$HOOK: command failed (exit $?) at ${BASH_SOURCE[0]##*/}:$LINENO: $B
 
 # The bundle this script came from. CodeDeploy runs every hook from its revision's deployment-archive
 # directory, and BeforeInstall runs before `files:` are copied, so the bundle is found next to the script.
-BUNDLE_DIR="${BUNDLE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
-CONTAINER_NAME="${CONTAINER_NAME:-app}"
-PYTHON="${PYTHON:-python3}"  # Amazon Linux 2023 ships python3; used only to read JSON
+HOOK_BUNDLE_DIR="${HOOK_BUNDLE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+HOOK_CONTAINER_NAME="${HOOK_CONTAINER_NAME:-app}"
+HOOK_PYTHON="${HOOK_PYTHON:-python3}"  # Amazon Linux 2023 ships python3; used only to read JSON
 
 fail() {
   echo "$HOOK: $*" >&2
@@ -19,7 +19,7 @@ fail() {
 
 # json_field NAME < document: print one top-level field of a JSON object.
 json_field() {
-  "$PYTHON" -c '
+  "$HOOK_PYTHON" -c '
 import json, sys
 try:
     print(json.load(sys.stdin)[sys.argv[1]])
@@ -31,7 +31,7 @@ except (ValueError, KeyError, TypeError):
 # The deployment's settings, written by the build (app/artifact.py): AWS_REGION, APP_PORT, APP_LOG_GROUP,
 # DRILL_FAILURE_RATE.
 load_deploy_env() {
-  local file="$BUNDLE_DIR/deploy.env"
+  local file="$HOOK_BUNDLE_DIR/deploy.env"
   [[ -f "$file" ]] || fail "$file is missing: the build writes it into the bundle (python -m app.artifact)"
   # shellcheck source=/dev/null
   source "$file"
@@ -43,7 +43,7 @@ load_deploy_env() {
 
 # The image to deploy, from image.json: IMAGE_REPOSITORY, IMAGE_TAG, IMAGE_DIGEST, IMAGE_URI (repo@sha256:...).
 read_image() {
-  local file="$BUNDLE_DIR/image.json"
+  local file="$HOOK_BUNDLE_DIR/image.json"
   [[ -f "$file" ]] || fail "$file is missing: the build writes it into the bundle (python -m app.artifact)"
   IMAGE_REPOSITORY="$(json_field repository <"$file")" || fail "$file has no 'repository'"
   # shellcheck disable=SC2034  # used by the hooks that source this file
@@ -57,5 +57,5 @@ read_image() {
 
 # The ID of the app container, running or not; empty if there is none.
 container_id() {
-  docker ps --all --quiet --filter "name=^/?${CONTAINER_NAME}\$"
+  docker ps --all --quiet --filter "name=^/?${HOOK_CONTAINER_NAME}\$"
 }

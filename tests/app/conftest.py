@@ -150,7 +150,9 @@ def standins(tmp_path: Path) -> StandIns:
         path.chmod(0o755)
     log = tmp_path / "standin-calls.jsonl"
     path_var = os.pathsep.join([str(bin_dir), str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    env = {**os.environ, "PATH": path_var, "STANDIN_LOG": str(log)}
+    # The scripts' own knobs (HOOK_*, BUILD_*) come only from each test, never from the caller's environment.
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("HOOK_", "BUILD_", "STANDIN_"))}
+    env = {**inherited, "PATH": path_var, "STANDIN_LOG": str(log)}
     return StandIns(bin_dir, log, env)
 
 
