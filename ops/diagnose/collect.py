@@ -7,11 +7,13 @@ when refused; the others record a gap (naming the missing permission) and the di
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
 from ops.aws import client
@@ -83,8 +85,9 @@ class AwsFault(OpsError):
 class Aws:
     """One client per service, created on first use through `factory` (ops.aws.client by default)."""
 
-    def __init__(self, factory: Callable = client):
-        self._factory = factory
+    def __init__(self, factory: Callable | None = None):
+        # One session for every client: it loads the shared botocore data once (a third of the start-up time).
+        self._factory = factory or functools.partial(client, session=boto3.session.Session())
         self._clients: dict[str, object] = {}
 
     def client(self, service: str):
