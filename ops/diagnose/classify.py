@@ -186,6 +186,8 @@ def diagnose(findings: Findings, handles: Handles) -> Diagnosis:
         _judge_failure(findings, result)
     if result.cause:
         result.next_step = _next_step(result.cause, handles)
+        if any(item["kind"] == "rollback" for item in result.evidence):
+            result.next_step = "A rollback already started (see the evidence); confirm it finished. " + result.next_step
     return result
 
 
