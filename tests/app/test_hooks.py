@@ -6,10 +6,19 @@ from __future__ import annotations
 import signal
 import time
 
+import httpx
+
 from tests.app.conftest import DIGEST, GIT_SHA, OTHER_DIGEST, REPOSITORY_URI, run_hook
 from tests.conftest import free_port
 
 IMAGE_URI = f"{REPOSITORY_URI}@{DIGEST}"
+def wait_until(condition, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
 QUICK = {"HOOK_VALIDATE_TIMEOUT": "1", "HOOK_VALIDATE_INTERVAL": "0.1"}
 
 
@@ -42,6 +51,7 @@ def test_validate_service_fails_within_its_bound_when_nothing_answers(bundle, st
 def test_validate_service_fails_with_the_last_status_while_the_service_is_unhealthy(start_service, bundle, standins):
     service = start_service(APP_IMAGE_DIGEST=DIGEST, APP_DRAIN_SECONDS="60")
     service.process.send_signal(signal.SIGTERM)  # draining: /healthz answers 503 for a minute
+    wait_until(lambda: httpx.get(f"{service.url}/healthz").status_code == 503)
     result = run_hook(bundle(port=service.port), "validate_service.sh", {**standins.env, **QUICK})
     assert result.returncode == 1
     assert result.stderr.splitlines()[-1] == (

@@ -101,17 +101,25 @@ def test_every_request_writes_one_json_log_line(service):
 
 
 def test_sigterm_drains_with_503_then_exits_cleanly(start_service):
-    service = start_service(APP_DRAIN_SECONDS="1.5")
+    service = start_service(APP_DRAIN_SECONDS="3")
     service.process.send_signal(signal.SIGTERM)
-    time.sleep(0.3)
-    response = httpx.get(f"{service.url}/healthz")
-    assert response.status_code == 503
+    response = wait_for_health(service.url, 503)
     assert response.json() == {"status": "draining"}
     assert httpx.post(f"{service.url}/api/v1/quotes", json=QUOTE).status_code == 200  # still serving meanwhile
     assert service.wait_for_exit(timeout=15) == 0
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{service.url}/healthz", timeout=1)
     assert any(line.get("message", "").startswith("draining") for line in service.log_lines())
+
+
+def wait_for_health(url: str, status: int, timeout: float = 2.5) -> httpx.Response:
+    """The signal is handled asynchronously: poll until /healthz answers the expected status."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = httpx.get(f"{url}/healthz")
+        if response.status_code == status or time.monotonic() > deadline:
+            return response
+        time.sleep(0.02)
 
 
 def test_healthz_answers_503_before_startup_has_run():
