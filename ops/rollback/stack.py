@@ -99,7 +99,7 @@ def make_plan(stack: str, project_dir: Path, to_version: int | None) -> Plan:
     target = choose_target(entries, to_version)
     _warn_if_undoing_a_rollback(entries, target)
     checkout = find_checkout(project_dir)
-    use_worktree = _needs_worktree(target, checkout)
+    use_worktree = _needs_worktree(target, checkout, stack_config.stack_file(project_dir, stack))
     current = stack_config.read_config(stack, project_dir)
     changes = stack_config.diff(current, target.config)
     stack_config.check_restorable(target.config, changes)
@@ -118,7 +118,9 @@ def _warn_if_undoing_a_rollback(entries: list[Entry], target: Entry) -> None:
         )
 
 
-def _needs_worktree(target: Entry, checkout: Checkout | None) -> bool:
+def _needs_worktree(target: Entry, checkout: Checkout | None, own_stack_file: Path) -> bool:
+    """A worktree when the target's commit is not HEAD, or when uncommitted edits would change HEAD's program
+    (the stack's own config file does not count: the rollback rewrites it anyway)."""
     commit = target.git_commit
     if commit is None:
         return False
@@ -128,7 +130,7 @@ def _needs_worktree(target: Entry, checkout: Checkout | None) -> bool:
             "not in a git repository; run from a clone of the project"
         )
     if checkout.is_head(commit):
-        return False
+        return bool(checkout.uncommitted(ignore=own_stack_file))
     if not checkout.has_commit(commit):
         raise OpsError(
             f"version {target.version} was deployed from commit {commit[:12]}, which is not in the local "
@@ -162,6 +164,8 @@ def _commit_line(plan: Plan) -> str:
     commit = plan.target.git_commit
     if commit is None:
         return "not recorded"
+    if plan.use_worktree and plan.checkout.is_head(commit):
+        return f"{commit} (HEAD, but this checkout has uncommitted changes: a worktree will be used)"
     if plan.use_worktree:
         return f"{commit} (HEAD is {plan.checkout.head[:12]}: a worktree will be used)"
     return f"{commit} (HEAD)"

@@ -31,6 +31,13 @@ class Checkout:
     def has_commit(self, commit: str) -> bool:
         return _git(["cat-file", "-e", f"{commit}^{{commit}}"], self.top).returncode == 0
 
+    def uncommitted(self, ignore: Path) -> list[str]:
+        """Paths under the project with uncommitted changes (untracked included, ignored files not), bar `ignore`."""
+        status = _git(["status", "--porcelain", "--", str(self.top / self.project_path)], self.top)
+        paths = [line[3:].strip('"') for line in status.stdout.splitlines() if len(line) > 3]
+        skip = ignore.resolve().relative_to(self.top).as_posix()
+        return [path for path in paths if path != skip]
+
     def is_head(self, commit: str) -> bool:
         resolved = _git(["rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}"], self.top)
         return resolved.returncode == 0 and resolved.stdout.strip() == self.head

@@ -162,6 +162,18 @@ def test_rollback_to_a_version_of_head_runs_in_the_checkout_and_restores_its_con
     assert_no_secret_printed(result)
 
 
+def test_uncommitted_program_edits_at_head_are_left_out_by_a_worktree_at_head(project):
+    project.fake.add_entry(STACK, config=TARGET_CONFIG, commit=project.head)  # version 6
+    project.fake.add_entry(STACK, config=CURRENT_CONFIG, commit=project.head)
+    (project.path / "__main__.py").write_text("PROGRAM = 'local edit, never committed'\n")
+    result = project.ops("rollback", "stack", "-s", STACK, "--yes")
+    assert result.returncode == 0, result.stderr
+    assert "(HEAD, but this checkout has uncommitted changes: a worktree will be used)" in result.stdout
+    up = next(call for call in project.fake.calls() if call["argv"][0] == "up")
+    assert Path(up["cwd"]) != project.path and up["up"]["gitHead"] == project.head
+    assert (project.path / "__main__.py").read_text() == "PROGRAM = 'local edit, never committed'\n"
+
+
 def test_a_failed_up_names_the_step_and_the_retry_command_and_a_retry_succeeds(project):
     project.fake.behave(up_fails=True)
     result = project.ops("rollback", "stack", "-s", STACK, "--yes")

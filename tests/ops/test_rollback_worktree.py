@@ -33,6 +33,18 @@ def test_checkout_knows_head_its_commits_and_the_project_path(repo):
     assert checkout.has_commit(first) and not checkout.has_commit("0" * 40)
 
 
+def test_uncommitted_changes_are_listed_except_the_ignored_file(repo):
+    path, _, _ = repo
+    checkout = find_checkout(path / "infra")
+    stack_file = path / "infra" / "Pulumi.prod.yaml"
+    assert checkout.uncommitted(ignore=stack_file) == []
+    stack_file.write_text("config: {}\n")
+    assert checkout.uncommitted(ignore=stack_file) == []
+    (path / "infra" / "new_module.py").write_text("x = 1\n")
+    (path / "outside.txt").write_text("not in the project\n")
+    assert checkout.uncommitted(ignore=stack_file) == ["infra/new_module.py"]
+
+
 def test_a_folder_outside_git_has_no_checkout(tmp_path):
     assert find_checkout(tmp_path) is None
 
