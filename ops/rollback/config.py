@@ -62,16 +62,14 @@ def check_restorable(target: dict[str, ConfigValue], changes: list[Change]) -> N
             f"the target's secret config ({', '.join(unreadable)}) could not be decrypted from the stack history; "
             "make the stack's secrets provider available (e.g. PULUMI_CONFIG_PASSPHRASE) and retry"
         )
-    structured = [change.key for change in changes if any(v is not None and v.is_object for v in _values(change))]
+    structured = [
+        change.key for change in changes if any(v is not None and v.is_object for v in (change.before, change.after))
+    ]
     if structured:
         raise OpsError(
             f"config key(s) {', '.join(structured)} hold structured values that differ from the target's; "
             "`pulumi config set` cannot restore them exactly, so set them by hand with `--path` and retry"
         )
-
-
-def _values(change: Change) -> tuple[ConfigValue | None, ConfigValue | None]:
-    return change.before, change.after
 
 
 def apply(stack: str, cwd: Path, changes: list[Change]) -> None:

@@ -275,6 +275,14 @@ def test_refuses_a_target_commit_missing_from_the_local_repository(project):
     refused_without_change(project, result, "commit 0123456789ab, which is not in the local repository")
 
 
+def test_refuses_when_a_target_secret_cannot_be_decrypted(project):
+    undecryptable = dict(TARGET_CONFIG, **{"delivery:dbPassword": ("ERROR_UNABLE_TO_DECRYPT", True)})
+    project.fake.add_entry(STACK, config=undecryptable, commit=project.head)
+    project.fake.add_entry(STACK, config=CURRENT_CONFIG, commit=project.head)
+    result = project.ops("rollback", "stack", "-s", STACK, "--yes")
+    refused_without_change(project, result, "secret config (delivery:dbPassword) could not be decrypted")
+
+
 def test_refuses_when_the_pulumi_cli_is_missing(project, monkeypatch):
     monkeypatch.setenv("PATH", str(project.path / "no-such-bin"))
     result = subprocess.run(
