@@ -7,6 +7,7 @@ when refused; the others record a gap (naming the missing permission) and the di
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 from collections.abc import Callable
@@ -97,33 +98,30 @@ class Aws:
 
     def call(self, service: str, method: str, **params) -> dict:
         """One API call; refusals become Denied, other service faults OpsError (exit 2) with AWS's own words."""
-        aws_client = self.client(service)
-        try:
-            return getattr(aws_client, method)(**params)
-        except ClientError as error:
-            raise _translate(error, service, aws_client) from error
-        except NoCredentialsError as error:
-            raise OpsError("no AWS credentials found; configure a profile or set AWS_PROFILE") from error
-        except NoRegionError as error:
-            raise OpsError("no AWS region configured; set AWS_REGION or pass a profile with a region") from error
-        except BotoCoreError as error:
-            raise OpsError(f"could not reach AWS ({service}): {error}") from error
+        with _faults(service):
+            return getattr(self.client(service), method)(**params)
 
-    def pages(self, service: str, method: str, limit: int | None = None, **params):
-        """Items pages of a paginated call, stopping after `limit` pages."""
-        aws_client = self.client(service)
-        try:
-            for number, page in enumerate(aws_client.get_paginator(method).paginate(**params), start=1):
-                yield page
-                if limit and number >= limit:
-                    return
-        except ClientError as error:
-            raise _translate(error, service, aws_client) from error
-        except BotoCoreError as error:
-            raise OpsError(f"could not reach AWS ({service}): {error}") from error
+    def pages(self, service: str, method: str, **params):
+        """The pages of a paginated call, one at a time (the caller stops reading when it has enough)."""
+        with _faults(service):
+            yield from self.client(service).get_paginator(method).paginate(**params)
 
 
-def _translate(error: ClientError, service: str, aws_client) -> Exception:
+@contextlib.contextmanager
+def _faults(service: str):
+    try:
+        yield
+    except ClientError as error:
+        raise _translate(error, service) from error
+    except NoCredentialsError as error:
+        raise OpsError("no AWS credentials found; configure a profile or set AWS_PROFILE") from error
+    except NoRegionError as error:
+        raise OpsError("no AWS region configured; set AWS_REGION or use a profile with a region") from error
+    except BotoCoreError as error:
+        raise OpsError(f"could not reach AWS ({service}): {error}") from error
+
+
+def _translate(error: ClientError, service: str) -> Exception:
     code = error.response.get("Error", {}).get("Code", "")
     message = error.response.get("Error", {}).get("Message", "") or str(error)
     operation = error.operation_name
@@ -227,17 +225,18 @@ def external_id(action: dict) -> str | None:
 
 
 def _read_failure(aws: Aws, handles: Handles, findings: Findings, now: datetime) -> None:
-    action = findings.failed_action or findings.running_action
+    """What the failed action's provider knows; a running action needs nothing more than its own detail."""
+    action = findings.failed_action
     if action is None:
         if findings.latest["status"] == "Failed":
             _read_failed_stage(aws, handles, findings, now)
         return
     category, provider = provider_of(action)
-    if action is findings.failed_action and provider == "CodeBuild" and external_id(action):
+    if provider == "CodeBuild" and external_id(action):
         _read_build(aws, handles, findings, external_id(action))
-    elif action is findings.failed_action and provider == "CodeDeploy":
+    elif provider == "CodeDeploy":
         _read_deployment(aws, handles, findings, action, now)
-    elif category == "Source" and findings.failed_action is action:
+    elif category == "Source":
         _read_connection(aws, findings, action)
 
 

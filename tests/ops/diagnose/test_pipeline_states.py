@@ -285,3 +285,16 @@ def test_text_and_markdown_lead_with_the_verdict_and_end_with_the_next_step(acco
         assert "next step:" in lines
         assert any(line.startswith("  - source: 222222222222") for line in lines)
     assert lines[-1].strip().startswith("Read the reviewer's comment")
+
+
+def test_missing_credentials_exit_2_with_a_clear_message(aws, capsys, monkeypatch, tmp_path):
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # never ask an instance metadata service
+
+    code, _, err = run_cli(capsys, "diagnose", "--pipeline", PIPELINE)
+
+    assert code == 2
+    assert err == "error: no AWS credentials found; configure a profile or set AWS_PROFILE\n"
