@@ -260,3 +260,22 @@ def test_without_yes_a_non_interactive_run_creates_nothing(stubbed, capsys, monk
     expect_listing(stubbed, HISTORY)
     assert rollback() == 2
     assert "pass --yes" in capsys.readouterr().err
+
+
+class Terminal:
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize(("answer", "code", "created"), [("n", 1, False), ("y", 0, True)])
+def test_the_operator_is_asked_before_the_deployment_is_created(stubbed, capsys, monkeypatch, answer, code, created):
+    monkeypatch.setattr("sys.stdin", Terminal())
+    monkeypatch.setattr("builtins.input", lambda prompt: print(prompt) or answer)
+    expect_listing(stubbed, HISTORY)
+    if created:
+        stubbed.add_response("create_deployment", {"deploymentId": "d-5"})
+    assert rollback("--no-wait") == code
+    captured = capsys.readouterr()
+    assert "Create this deployment? [y/N]" in captured.out
+    assert ("created deployment d-5" in captured.out) is created
+    assert ("cancelled: no deployment was created" in captured.err) is not created

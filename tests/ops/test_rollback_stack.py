@@ -4,6 +4,7 @@ repository whose two commits are the target's program and HEAD's."""
 from __future__ import annotations
 
 import os
+import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -310,3 +311,33 @@ def test_a_second_default_rollback_warns_that_it_undoes_the_first(project):
     again = project.ops("rollback", "stack", "-s", STACK, "--dry-run")
     assert again.returncode == 0
     assert "the newest update (version 6) is a rollback to version 1; going to version 5 undoes it" in again.stderr
+
+
+def run_in_terminal(project: Project, answer: str, *args: str) -> subprocess.CompletedProcess:
+    """Runs the command with a pseudo-terminal as stdin (an operator at a prompt) and types `answer`."""
+    controller, terminal = pty.openpty()
+    try:
+        os.write(controller, answer.encode() + b"\n")
+        return subprocess.run(
+            [sys.executable, "-m", "ops", *args, "--cwd", str(project.path)],
+            cwd=ROOT, env=os.environ.copy(), stdin=terminal, capture_output=True, text=True, timeout=120,
+        )
+    finally:
+        os.close(terminal)
+        os.close(controller)
+
+
+def test_an_operator_answering_no_at_the_prompt_cancels_before_up(project):
+    before = project.stack_file.read_bytes()
+    result = run_in_terminal(project, "n", "rollback", "stack", "-s", STACK)
+    assert result.returncode == 1
+    assert "Run `pulumi up` to apply this rollback? [y/N]" in result.stdout
+    assert "cancelled: `pulumi up` was not run" in result.stderr
+    assert "up" not in project.fake.commands()
+    assert project.stack_file.read_bytes() == before
+
+
+def test_an_operator_answering_yes_at_the_prompt_applies_the_rollback(project):
+    result = run_in_terminal(project, "y", "rollback", "stack", "-s", STACK)
+    assert result.returncode == 0, result.stderr
+    assert project.fake.commands()[-2:] == ["up", "stack history"]
