@@ -8,7 +8,9 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import datetime, timedelta
+from pathlib import Path
 
+from ops.errors import OpsError
 from ops.stack_history import Entry, changed_keys, read_history
 
 
@@ -37,6 +39,8 @@ def _positive_int(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not Path(args.cwd).is_dir():
+        raise OpsError(f"--cwd {args.cwd}: no such directory")
     entries = read_history(args.stack, cwd=args.cwd, show_secrets=True)
     rows = describe(entries)[: args.limit] if args.limit else describe(entries)
     if args.json:

@@ -52,7 +52,7 @@ def _positive_float(text: str) -> float:
         number = float(text)
     except ValueError:
         number = 0.0
-    if number <= 0:
+    if not number > 0:  # also refuses NaN
         raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
     return number
 
@@ -65,7 +65,10 @@ class Choice:
 
 def run(args: argparse.Namespace) -> int:
     application, group = resolve_handles(args)
-    codedeploy = client("codedeploy")
+    try:
+        codedeploy = client("codedeploy")
+    except BotoCoreError as error:  # e.g. no region configured
+        raise OpsError(f"cannot reach CodeDeploy: {error}; set AWS_REGION or AWS_PROFILE") from error
     choice = choose(list_deployments(codedeploy, application, group), args.to_deployment)
     print_plan(application, group, choice)
     if args.dry_run:

@@ -80,6 +80,8 @@ def up_message(target: Entry) -> str:
 def run(args: argparse.Namespace) -> int:
     pulumi_executable()  # refuse early, with a clear message, when the CLI is missing
     project_dir = Path(args.cwd).resolve()
+    if not project_dir.is_dir():
+        raise OpsError(f"--cwd {args.cwd}: no such directory")
     plan = make_plan(args.stack, project_dir, args.to)
     print_plan(plan)
     if args.dry_run:

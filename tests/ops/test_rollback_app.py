@@ -113,6 +113,14 @@ def test_more_deployments_than_one_batch_are_all_read(aws):
     assert [item["createTime"] for item in listed] == sorted((item["createTime"] for item in listed), reverse=True)
 
 
+def test_no_region_is_a_clear_error(aws, monkeypatch, tmp_path, capsys):
+    for key in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    assert cli.main(["rollback", "app", "--application", APP, "--deployment-group", GROUP]) == 2
+    assert "cannot reach CodeDeploy: You must specify a region" in capsys.readouterr().err
+
+
 # --- Stubber ---------------------------------------------------------------------------------------------------------
 
 
