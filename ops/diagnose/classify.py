@@ -386,9 +386,10 @@ def classify_deployment(findings: Findings, result: Diagnosis) -> tuple[Cause, s
 
 
 def _lifecycle_failures(targets: list[dict], result: Diagnosis) -> tuple[Counter, dict]:
-    """(hook, error code) -> instances, the telling log line of each, and one evidence item per distinct failure."""
+    """(hook, error code) -> instances, the telling log line of each, and one evidence item per distinct failure
+    (the first instance that shows it, with its script and log tail)."""
     failures: Counter = Counter()
-    hints: dict = {}
+    examples: dict = {}
     for target in targets:
         events = target.get("lifecycleEvents", [])
         failed = next((e for e in events if e.get("status") == "Failed"), None)
@@ -399,13 +400,15 @@ def _lifecycle_failures(targets: list[dict], result: Diagnosis) -> tuple[Counter
         diagnostics = failed.get("diagnostics", {})
         key = (failed.get("lifecycleEventName", ""), diagnostics.get("errorCode", "UnknownError"))
         failures[key] += 1
-        if key not in hints:
-            hints[key] = _hint(diagnostics)
-            result.evidence.append(evidence(
-                "lifecycle_event", f"{target.get('targetId')}: {key[0]} {key[1]}: {diagnostics.get('message', '')}",
-                instance=target.get("targetId"), hook=key[0], error_code=key[1],
-                script=diagnostics.get("scriptName"), log_tail=diagnostics.get("logTail"),
-                hint=hints[key]))
+        examples.setdefault(key, (target.get("targetId"), diagnostics))
+    hints = {key: _hint(diagnostics) for key, (_, diagnostics) in examples.items()}
+    for key, (instance, diagnostics) in examples.items():
+        others = failures[key] - 1
+        more = f" (and {others} more instance{'s' if others > 1 else ''})" if others else ""
+        result.evidence.append(evidence(
+            "lifecycle_event", f"{instance}{more}: {key[0]} {key[1]}: {diagnostics.get('message', '')}",
+            instance=instance, instances=failures[key], hook=key[0], error_code=key[1],
+            script=diagnostics.get("scriptName"), log_tail=diagnostics.get("logTail"), hint=hints[key]))
     if failures.get(("", "NotRun")):
         result.evidence.append(evidence(
             "lifecycle_event", f"{failures[('', 'NotRun')]} instance(s) failed without running any lifecycle event "

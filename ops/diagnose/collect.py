@@ -257,7 +257,8 @@ def _read_log_tail(aws: Aws, handles: Handles, findings: Findings, group: str, s
         "logs", "get_log_events", logGroupName=group, logStreamName=stream, limit=handles.log_lines,
         startFromHead=False,
     ).get("events", [])
-    findings.log_lines = [line for e in events for line in e.get("message", "").rstrip("\n").splitlines()]
+    lines = [line for e in events for line in e.get("message", "").rstrip("\n").splitlines()]
+    findings.log_lines = lines[-handles.log_lines :]
 
 
 def _read_deployment(aws: Aws, handles: Handles, findings: Findings, action: dict, now: datetime) -> None:

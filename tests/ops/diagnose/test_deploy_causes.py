@@ -78,7 +78,10 @@ def test_validate_service_timing_out_is_a_failed_health_check(account, capsys):
     assert document["verdict"] == ("Deploy failed: ValidateService timed out on 2 of 4 instances; "
                                    "/healthz did not return 200 within 120s")
     assert document["stage"] == "Deploy" and document["action"]["external_execution_id"] == DEPLOYMENT_ID
-    event = evidence_of(document, "lifecycle_event")[0]["detail"]
+    [lifecycle] = evidence_of(document, "lifecycle_event")  # one item per distinct failure, with its count
+    assert lifecycle["summary"].startswith("i-00aaaaaaaaaaaaaa (and 1 more instance): ValidateService ScriptTimedOut")
+    event = lifecycle["detail"]
+    assert event["instances"] == 2
     assert event["hook"] == "ValidateService" and event["error_code"] == "ScriptTimedOut"
     assert event["script"] == "hooks/validate_service.sh" and event["log_tail"] == HEALTHZ_TAIL
     assert "python -m ops rollback app -s prod" in document["next_step"]
