@@ -61,6 +61,17 @@ def test_a_pipeline_that_never_ran_says_so_and_exits_0(account):
     assert "start-pipeline-execution --name app-prod" in result.stdout
 
 
+def test_never_run_in_json_has_no_execution_and_no_cause(account, capsys):
+    account.create_pipeline()
+    account.stub["codepipeline"].add_response("list_pipeline_executions", {"pipelineExecutionSummaries": []})
+
+    code, document = diagnose_json(capsys)
+
+    assert code == 0
+    assert document["status"] == "never_run"
+    assert document["execution"] is None and document["cause"] is None and document["changes"] is None
+
+
 def test_a_pipeline_that_does_not_exist_exits_2_with_one_clear_line(aws):
     result = _cli_process("diagnose", "--pipeline", "no-such-pipeline")
 
