@@ -214,7 +214,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
 """),
 }
 
-OPTION_LINE = re.compile(r"^\s*(?:-(?P<short>\w), )?--(?P<long>[\w-]+)(?: (?P<type>[^\s\[]+)(?P<optional>\[=\S+\])?)?\s*$")
+OPTION_LINE = re.compile(
+    r"^\s*(?:-(?P<short>\w), )?--(?P<long>[\w-]+)(?: (?P<type>[^\s\[]+)(?P<optional>\[=\S+\])?)?\s*$"
+)
 
 
 @dataclass(frozen=True)

@@ -126,7 +126,7 @@ def test_a_usage_synopsis_is_expanded_into_one_variant_per_option_and_alternativ
                                        ("rollback", "app", "-s", "1", "--no-wait")]
 
 
-# --- the checkers can fail ---------------------------------------------------------------------------------------------
+# --- the checkers can fail ------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("argv", [
