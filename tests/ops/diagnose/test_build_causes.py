@@ -42,12 +42,13 @@ SCENARIOS = {
          "contract check FAILED: 1 breaking change(s) against app/contract/openapi.json."],
         "contract check failed (PRE_BUILD phase, `python -m app.contract check` exited 1)",
     ),
-    "image_build_failed": (
-        ("FAILED", "BUILD", "FAILED", command_failed('docker build -t "$REPOSITORY_URI:$COMMIT" app')),
-        ["#8 [4/6] RUN pip install --no-cache-dir -r requirements.txt",
+    "image_build_failed": (  # app/buildspec.yml runs the image build and push in one script: the log decides
+        ("FAILED", "BUILD", "FAILED", command_failed("bash app/ci/build_image.sh")),
+        [f"build: building 123456789012.dkr.ecr.us-east-1.amazonaws.com/app:{BAD_SHA}",
+         "#8 [4/6] RUN pip install --no-cache-dir -r requirements.txt",
          'ERROR: failed to solve: process "/bin/sh -c pip install -r requirements.txt" did not complete '
          "successfully: exit code: 1"],
-        'image build failed (BUILD phase, `docker build -t "$REPOSITORY_URI:$COMMIT" app` exited 1)',
+        "image build failed (BUILD phase, `bash app/ci/build_image.sh` exited 1)",
     ),
     "image_push_denied": (
         ("FAILED", "POST_BUILD", "FAILED", command_failed('docker push "$REPOSITORY_URI:$COMMIT"')),
@@ -57,7 +58,7 @@ SCENARIOS = {
         "image push denied (ecr:InitiateLayerUpload)",
     ),
     "image_tag_exists": (
-        ("FAILED", "POST_BUILD", "FAILED", command_failed('docker push "$REPOSITORY_URI:$COMMIT"')),
+        ("FAILED", "BUILD", "FAILED", command_failed("bash app/ci/build_image.sh")),
         ["The push refers to repository [123456789012.dkr.ecr.us-east-1.amazonaws.com/app]",
          f"tag invalid: The image tag '{BAD_SHA}' already exists in the 'app' repository and cannot be "
          "overwritten because the repository is immutable."],
@@ -156,3 +157,20 @@ def test_a_missing_log_permission_leaves_a_gap_but_still_classifies(account, cap
     assert code == 1
     assert document["cause"]["class"] == "unit_tests_failed"
     assert document["gaps"] == ["could not read everything: missing permission logs:GetLogEvents"]
+
+
+def test_an_ecr_login_refused_is_an_image_push_denied_naming_the_permission(account, capsys):
+    lines = ["build: logging in to 123456789012.dkr.ecr.us-east-1.amazonaws.com",
+             "An error occurred (AccessDeniedException) when calling the GetAuthorizationToken operation: User: "
+             "arn:aws:sts::123456789012:assumed-role/app-build/AWSCodeBuild-5b1f is not authorized to perform: "
+             "ecr:GetAuthorizationToken on resource: * because no identity-based policy allows the "
+             "ecr:GetAuthorizationToken action",
+             "build: ECR login to 123456789012.dkr.ecr.us-east-1.amazonaws.com failed"]
+    _failed_build(account, "FAILED", "BUILD", "FAILED", command_failed("bash app/ci/build_image.sh"), lines)
+
+    code, document = diagnose_json(capsys)
+
+    assert code == 1
+    assert document["cause"]["class"] == "image_push_denied"
+    assert document["cause"]["detail"] == "ecr:GetAuthorizationToken"
+    assert "grant_push" in document["next_step"]
