@@ -26,7 +26,7 @@ TARGETS_PER_BATCH = 25  # BatchGetDeploymentTargets accepts at most 25 ids
 ALARMS_PER_CALL = 100  # DescribeAlarms accepts at most 100 names
 HISTORY_ITEMS = 20
 DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedException"}
-THROTTLING_LEFT = {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
+THROTTLING_CODES = {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
 NOT_AUTHORIZED = re.compile(r"not authorized to perform:?\s+([\w-]+:[\w*]+)")
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
@@ -128,7 +128,7 @@ def _translate(error: ClientError, service: str) -> Exception:
     if code in DENIED_CODES:
         found = NOT_AUTHORIZED.search(message)
         return Denied(found.group(1) if found else f"{service}:{operation}", message)
-    if code in THROTTLING_LEFT:
+    if code in THROTTLING_CODES:
         return OpsError(f"AWS kept throttling {service}:{operation} after retries; try again in a minute")
     return AwsFault(f"{service}:{operation} failed: {code}: {message}", code)
 
@@ -156,11 +156,13 @@ def collect(aws: Aws, handles: Handles, now: datetime | None = None) -> Findings
 
 
 def _optional(findings: Findings, read: Callable, *args) -> None:
-    """Runs a read the verdict can do without; a refusal is recorded as a gap naming the permission."""
+    """Runs a read the verdict can do without; a refusal or a fault is recorded as a gap (naming the permission)."""
     try:
         read(*args)
     except Denied as denied:
         findings.gaps.append(f"could not read everything: missing permission {denied.permission}")
+    except AwsFault as fault:  # e.g. a build or deployment AWS no longer keeps
+        findings.gaps.append(f"could not read everything: {fault}")
 
 
 def _read_executions(aws: Aws, handles: Handles, findings: Findings) -> None:

@@ -195,3 +195,21 @@ def test_a_pipeline_role_that_cannot_create_deployments_is_missing_permissions(a
     assert document["cause"]["detail"] == "codedeploy:CreateDeployment"
     assert "codedeploy:CreateDeployment" in document["next_step"]
     assert evidence_of(document, "action_error")[0]["summary"] == f"JobFailed: {message}"
+
+
+def test_a_deployment_aws_no_longer_keeps_is_a_gap_not_a_crash(account, capsys):
+    good, good_actions = good_run(account)
+    started = account.ago(20)
+    queue_run(account, bad_run(account), [source_ok(started), build_ok(started), deploy_failed(started)],
+              last_success=good, last_success_actions=good_actions)
+    account.stub["codedeploy"].add_client_error(
+        "get_deployment", "DeploymentDoesNotExistException", f"The deployment {DEPLOYMENT_ID} could not be found.")
+
+    code, document = diagnose_json(capsys)
+
+    assert code == 1
+    assert document["cause"]["class"] == "unknown"
+    assert document["cause"]["raw_error"] == f"JobFailed: Deployment {DEPLOYMENT_ID} failed"
+    assert document["gaps"] == [
+        "could not read everything: codedeploy:GetDeployment failed: DeploymentDoesNotExistException: "
+        f"The deployment {DEPLOYMENT_ID} could not be found."]
