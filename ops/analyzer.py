@@ -229,6 +229,11 @@ class PolicyPack:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    @property
+    def pid(self) -> int | None:
+        """The pack process's id while it runs (benchmarks read its CPU time)."""
+        return self._process.pid if self._process is not None else None
+
     # -- lifecycle
 
     def start(self) -> None:

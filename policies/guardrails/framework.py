@@ -23,17 +23,25 @@ from guardrails.values import Findings, plain
 
 @dataclass
 class Resource:
-    """One resource as a policy sees it: plain properties, and the options CrossGuard exposes."""
+    """One resource as a policy sees it: plain properties, and the options CrossGuard exposes. Properties are
+    copied out of the SDK's proxy only when a check reads them (stack policies see every resource)."""
 
     urn: str
     type: str
     name: str
-    props: dict
+    raw: Any = field(default=None, repr=False)
     protect: bool = False
     parent: str = ""
     aliases: list[str] = field(default_factory=list)
     dependencies: list[str] = field(default_factory=list)
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    _props: dict | None = field(default=None, repr=False)
+
+    @property
+    def props(self) -> dict:
+        if self._props is None:
+            self._props = plain(self.raw) if self.raw is not None else {}
+        return self._props
 
 
 def with_defaults(schema: dict[str, dict], given: Any) -> dict:
@@ -62,7 +70,7 @@ def resource_policy(
             urn=args.urn,
             type=args.resource_type,
             name=args.name,
-            props=plain(args.props),
+            raw=args.props,
             protect=bool(args.opts.protect),
             parent=args.opts.parent or "",
             aliases=list(args.opts.aliases),
@@ -92,7 +100,7 @@ def stack_resources(args: StackValidationArgs, types: Iterable[str] | None = Non
                 urn=item.urn,
                 type=item.resource_type,
                 name=item.name,
-                props=plain(item.props),
+                raw=item.props,
                 protect=bool(item.opts.protect),
                 parent=item.parent.urn if item.parent is not None else (item.opts.parent or ""),
                 aliases=list(item.opts.aliases),
