@@ -3,8 +3,9 @@
 CrossGuard shows a policy only the planned resources; the change guardrails compare them with this baseline.
 Resources are matched by URN, or by an alias the planned resource declares (a rename with an alias is a move, not
 a delete and a create). Providers are left out on both sides: default providers exist in a real export but are
-never registered by the program. A property counts as changed when the plan's value differs from the baseline's
-input; values unknown during preview are not counted, and unreadable (encrypted) baseline secrets are skipped."""
+never registered by the program. A property the resource had as an input counts as changed when the plan's value
+differs from the deployed one; values unknown during preview are not counted, and unreadable (encrypted) baseline
+secrets are skipped."""
 
 from __future__ import annotations
 
@@ -108,12 +109,15 @@ def _is_secret(value) -> bool:
 
 
 def changed_properties(planned: Resource, old: BaselineResource) -> list[str]:
-    """Properties whose planned value differs from the baseline's input (unknowns and secrets are not judged)."""
+    """The baseline's input properties whose planned value differs. Plans carry outputs, so the deployed output is
+    the value compared (a provider may normalize an input; an unchanged resource keeps its outputs), falling back
+    to the input. Unknowns and secrets are not judged."""
     changed = []
-    for key in sorted(set(old.inputs) | set(planned.props)):
-        if key in IGNORED_PROPERTIES or key not in old.inputs:
+    for key in sorted(old.inputs):
+        if key in IGNORED_PROPERTIES:
             continue
-        before, after = old.inputs[key], planned.props.get(key)
+        before = old.outputs.get(key, old.inputs[key])
+        after = planned.props.get(key)
         if after is UNKNOWN or _is_secret(before) or _is_secret(after):
             continue
         if before != after:

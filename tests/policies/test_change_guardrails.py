@@ -168,8 +168,8 @@ def test_a_real_export_with_default_providers_and_secrets_is_read(policy_runs, a
     resources.insert(1, {"urn": "urn:pulumi:prod::delivery::pulumi:providers:aws::default_7_0_0", "custom": True,
                          "id": "00000000-0000-0000-0000-000000000000", "type": "pulumi:providers:aws"})
     alarm = next(r for r in resources if r["type"] == "aws:cloudwatch/metricAlarm:MetricAlarm")
-    alarm["inputs"]["alarmDescription"] = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
-                                           "ciphertext": "AAABAKl..."}
+    secret = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "AAABAKl..."}
+    alarm["inputs"]["alarmDescription"] = alarm["outputs"]["alarmDescription"] = secret
     prod_baseline.write_text(json.dumps(document))
 
     assert analyze(policy_runs["prod"], with_baseline("prod", prod_baseline)).diagnostics == []
