@@ -218,6 +218,7 @@ class PolicyPack:
         self.python, self.startup_timeout = python, startup_timeout
         self._process: subprocess.Popen | None = None
         self._stderr: deque[str] = deque(maxlen=40)
+        self._stderr_reader: threading.Thread | None = None
         self._channel: grpc.Channel | None = None
         self._stub: analyzer_pb2_grpc.AnalyzerStub | None = None
         self._info: tuple[str, list[PolicyInfo]] | None = None
@@ -251,7 +252,8 @@ class PolicyPack:
             [self.python, "-u", "-m", "pulumi.policy", ENGINE_ADDRESS, "."],
             cwd=self.pack_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
         )
-        threading.Thread(target=self._drain_stderr, daemon=True).start()
+        self._stderr_reader = threading.Thread(target=self._drain_stderr, daemon=True)
+        self._stderr_reader.start()
         port = self._read_port()
         self._channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=CHANNEL_OPTIONS)
         try:
@@ -279,8 +281,11 @@ class PolicyPack:
                     break
             elif self._process.poll() is not None:
                 break
-        self._process.wait(timeout=5) if self._process.poll() is None else None
-        detail = "; ".join(line for line in list(self._stderr)[-5:] if line) or "no output"
+        if self._process.poll() is not None:
+            self._stderr_reader.join(timeout=5)  # it exited: collect the rest of what it said
+            detail = "; ".join(line for line in list(self._stderr)[-5:] if line) or "no output"
+        else:
+            detail = f"it printed no port within {self.startup_timeout:g}s"
         self.close()
         raise OpsError(f"the policy pack in {self.pack_dir} did not start: {detail}")
 
@@ -312,6 +317,8 @@ class PolicyPack:
                 self._process.kill()
                 self._process.wait(timeout=10)
         if self._process is not None:
+            if self._stderr_reader is not None:
+                self._stderr_reader.join(timeout=5)  # it reads until the pipe ends, which the exit just caused
             for pipe in (self._process.stdout, self._process.stderr):
                 pipe.close()
         self._process = None
