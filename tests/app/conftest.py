@@ -34,8 +34,12 @@ class RunningService:
     log_path: Path
 
     def log_lines(self) -> list[dict]:
-        """The JSON lines the service wrote to stdout so far."""
-        return [json.loads(line) for line in self.log_path.read_text().splitlines() if line.strip()]
+        """The complete JSON lines the service wrote to stdout so far."""
+        complete = self.log_path.read_text().split("\n")[:-1]  # a line still being written has no newline yet
+        return [json.loads(line) for line in complete if line.strip()]
+
+    def output(self) -> str:
+        return self.log_path.read_text() + self.log_path.with_suffix(".err").read_text()
 
     def wait_for_exit(self, timeout: float) -> int:
         return self.process.wait(timeout=timeout)
@@ -52,22 +56,21 @@ class ServiceLauncher:
         port = free_port()
         log_path = self.log_dir / f"service-{port}.log"
         environ = {**os.environ, "APP_HOST": "127.0.0.1", "APP_PORT": str(port), **env}
-        with log_path.open("w") as log:
-            process = subprocess.Popen([sys.executable, "-m", "app"], cwd=ROOT, env=environ, stdout=log,
-                                       stderr=subprocess.STDOUT)
+        with log_path.open("w") as log, log_path.with_suffix(".err").open("w") as err:
+            process = subprocess.Popen([sys.executable, "-m", "app"], cwd=ROOT, env=environ, stdout=log, stderr=err)
         service = RunningService(process, f"http://127.0.0.1:{port}", port, log_path)
         self.started.append(service)
         deadline = time.monotonic() + STARTUP_SECONDS
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                pytest.fail(f"the service exited with {process.returncode}: {log_path.read_text()}")
+                pytest.fail(f"the service exited with {process.returncode}: {service.output()}")
             try:
                 if httpx.get(f"{service.url}/healthz", timeout=1).status_code == 200:
                     return service
             except httpx.TransportError:
                 pass
             time.sleep(0.05)
-        pytest.fail(f"the service did not become healthy within {STARTUP_SECONDS}s: {log_path.read_text()}")
+        pytest.fail(f"the service did not become healthy within {STARTUP_SECONDS}s: {service.output()}")
 
     def stop_all(self) -> None:
         for service in self.started:

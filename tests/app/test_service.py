@@ -92,7 +92,9 @@ def test_every_request_writes_one_json_log_line(service):
     before = len(service.log_lines())
     httpx.post(f"{service.url}/api/v1/quotes", json=QUOTE)
     httpx.get(f"{service.url}/api/v1/nothing-here")
-    time.sleep(0.2)
+    deadline = time.monotonic() + 5  # the line is written once the response has gone out
+    while len(service.log_lines()) < before + 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
     lines = service.log_lines()[before:]
     assert [(line["message"], line["method"], line["path"], line["status"]) for line in lines] == [
         ("request", "POST", "/api/v1/quotes", 200), ("request", "GET", "/api/v1/nothing-here", 404)]
