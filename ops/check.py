@@ -15,6 +15,7 @@ from pathlib import Path
 from ops import analyzer
 from ops.baseline import load_baseline
 from ops.errors import OpsError
+from ops.mockrun import PROJECT_ROOT, run_program, stack_config
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 
@@ -31,7 +32,7 @@ def register(subparsers) -> None:
     parser.add_argument("--policy-pack", type=Path, default=analyzer.PACK_DIR, help="policy pack directory")
     parser.add_argument("--policy-config", type=Path,
                         help="policy pack config (default: <policy pack>/config/STACK.json)")
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=handle)
 
 
 def with_baseline(config: dict, policies: list[analyzer.PolicyInfo], baseline: Path) -> dict:
@@ -53,8 +54,6 @@ def _progress(message: str) -> None:
 
 def check(stack: str, baseline: Path | None, pack_dir: Path, config_path: Path | None, project_dir: Path):
     """Runs the program offline and the pack over it; returns (run, report)."""
-    from ops.mockrun import run_program, stack_config
-
     config_path = config_path or pack_dir / "config" / f"{stack}.json"
     if not config_path.is_file():
         raise OpsError(f"no policy config for stack {stack}: {config_path} does not exist")
@@ -139,9 +138,7 @@ def render_text(document: dict) -> str:
     return "\n".join(lines)
 
 
-def run(args: argparse.Namespace) -> int:
-    from ops.mockrun import PROJECT_ROOT
-
+def handle(args: argparse.Namespace) -> int:
     run_result, report = check(args.stack, args.baseline, args.policy_pack.resolve(), args.policy_config,
                                PROJECT_ROOT)
     document = as_document(run_result, report, args.baseline)

@@ -1,7 +1,7 @@
 """Small constructors around pulumi_policy so each guardrail module states only what it checks.
 
-A check receives plain data (see values.plain), its configuration with the schema defaults filled in (the engine
-sends the defaults too, but `pulumi preview` without a config file and older engines may not), and a Findings."""
+A check receives plain data (see values.plain), its configuration with the schema defaults filled in (the CLI
+normally sends them too; filling them here makes a policy behave the same when it does not), and a Findings."""
 
 from __future__ import annotations
 
