@@ -19,7 +19,6 @@ import json
 import os
 import select
 import subprocess
-import sys
 import threading
 import time
 from collections import deque
@@ -30,6 +29,7 @@ from typing import Any
 
 import grpc
 import jsonschema
+import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
@@ -206,11 +206,30 @@ def _analysis(response: analyzer_pb2.AnalyzeResponse) -> Analysis:
 # ---------------------------------------------------------------------------------------------- the process
 
 
+def pack_python(pack_dir: Path) -> str:
+    """The interpreter the engine's pulumi-analyzer-policy-python plugin would use: `<virtualenv>/bin/python` when
+    PulumiPolicy.yaml names a virtualenv (relative to the pack), else python3 from PATH."""
+    try:
+        project = yaml.safe_load((pack_dir / "PulumiPolicy.yaml").read_text()) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise OpsError(f"cannot read {pack_dir / 'PulumiPolicy.yaml'}: {error}") from error
+    runtime = project.get("runtime") if isinstance(project, dict) else None
+    options = (runtime.get("options") or {}) if isinstance(runtime, dict) else {}
+    virtualenv = options.get("virtualenv")
+    if not virtualenv:
+        return "python3"
+    python = (pack_dir / virtualenv).resolve() / "bin" / "python"
+    if not python.is_file():
+        raise OpsError(f"{pack_dir / virtualenv} (the virtualenv in PulumiPolicy.yaml) is not a virtual environment")
+    return str(python)
+
+
+
 class PolicyPack:
     """The pack as a child process, and a gRPC client to it. Use as a context manager."""
 
     def __init__(self, pack_dir: Path = PACK_DIR, *, project: str, stack: str, organization: str = "organization",
-                 dry_run: bool = True, stack_config: dict[str, str] | None = None, python: str = sys.executable,
+                 dry_run: bool = True, stack_config: dict[str, str] | None = None, python: str | None = None,
                  startup_timeout: float = 30.0):
         self.pack_dir = Path(pack_dir).resolve()
         self.project, self.stack, self.organization, self.dry_run = project, stack, organization, dry_run
@@ -240,6 +259,7 @@ class PolicyPack:
     def start(self) -> None:
         if not (self.pack_dir / "PulumiPolicy.yaml").is_file():
             raise OpsError(f"{self.pack_dir} is not a policy pack (no PulumiPolicy.yaml)")
+        python = self.python or pack_python(self.pack_dir)
         env = {
             **os.environ,
             "PULUMI_CONFIG": json.dumps(self.stack_config),
@@ -249,7 +269,7 @@ class PolicyPack:
             "PULUMI_DRY_RUN": "true" if self.dry_run else "false",
         }
         self._process = subprocess.Popen(
-            [self.python, "-u", "-m", "pulumi.policy", ENGINE_ADDRESS, "."],
+            [python, "-u", "-m", "pulumi.policy", ENGINE_ADDRESS, "."],
             cwd=self.pack_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
         )
         self._stderr_reader = threading.Thread(target=self._drain_stderr, daemon=True)

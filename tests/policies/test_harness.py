@@ -4,10 +4,12 @@ errors when the pack or its configuration is wrong."""
 from __future__ import annotations
 
 import re
+import sys
+from pathlib import Path
 
 import pytest
 
-from ops.analyzer import PolicyPack, reconcile_config
+from ops.analyzer import PACK_DIR, PolicyPack, pack_python, reconcile_config
 from ops.errors import OpsError
 
 
@@ -51,8 +53,22 @@ def test_a_directory_without_pulumi_policy_yaml_is_not_a_pack(tmp_path):
         PolicyPack(tmp_path, project="p", stack="s").start()
 
 
+def pack_yaml(virtualenv: str) -> str:
+    return f"runtime:\n  name: python\n  options:\n    virtualenv: {virtualenv}\n"
+
+
+def test_the_interpreter_comes_from_the_virtualenv_in_pulumi_policy_yaml_as_the_plugin_does(tmp_path):
+    (tmp_path / "PulumiPolicy.yaml").write_text(pack_yaml(sys.prefix))
+    assert pack_python(tmp_path) == str(Path(sys.prefix).resolve() / "bin" / "python")
+    assert pack_python(PACK_DIR) == str((PACK_DIR / ".." / ".venv").resolve() / "bin" / "python")
+
+    (tmp_path / "PulumiPolicy.yaml").write_text(pack_yaml("missing-venv"))
+    with pytest.raises(OpsError, match="is not a virtual environment"):
+        pack_python(tmp_path)
+
+
 def test_a_pack_that_crashes_on_start_reports_its_error(tmp_path):
-    (tmp_path / "PulumiPolicy.yaml").write_text("runtime: python\n")
+    (tmp_path / "PulumiPolicy.yaml").write_text(pack_yaml(sys.prefix))
     (tmp_path / "__main__.py").write_text("raise SystemExit('policy pack misconfigured: no policies')\n")
 
     with pytest.raises(OpsError, match=r"did not start: .*policy pack misconfigured"):
