@@ -37,6 +37,12 @@ def check_encryption(repo: Resource, config: dict, findings: Findings) -> None:
         )
 
 
+def _count(selection: dict) -> int:
+    """The rule's countNumber; anything that is not a whole number keeps nothing for sure."""
+    number = selection.get("countNumber")
+    return int(number) if isinstance(number, (int, float)) and not isinstance(number, bool) else 0
+
+
 def check_lifecycle_keeps_images(policy: Resource, config: dict, findings: Findings) -> None:
     minimum = int(config["minTaggedImages"])
     text = get(policy.props, "policy")
@@ -57,7 +63,7 @@ def check_lifecycle_keeps_images(policy: Resource, config: dict, findings: Findi
                 f"lifecycle policy '{policy.name}' rule {priority} expires {selection.get('tagStatus')} images by age "
                 f"(sinceImagePushed), which can delete every rollback target; expire by imageCountMoreThan >= {minimum}"
             )
-        elif selection.get("countType") == "imageCountMoreThan" and int(selection.get("countNumber", 0)) < minimum:
+        elif selection.get("countType") == "imageCountMoreThan" and _count(selection) < minimum:
             findings.violation(
                 f"lifecycle policy '{policy.name}' rule {priority} keeps only {selection.get('countNumber')} "
                 f"{selection.get('tagStatus')} images; keep at least {minimum} as rollback targets"
