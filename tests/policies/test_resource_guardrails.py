@@ -55,7 +55,7 @@ def removed(key: str):
     return change
 
 
-def lifecycle(count_type: str, count: int):
+def lifecycle(count_type: str, count):
     rule = {"rulePriority": 1, "selection": {"tagStatus": "tagged", "tagPatternList": ["*"], "countType": count_type,
                                              "countNumber": count, "countUnit": "days"}, "action": {"type": "expire"}}
     return setting(policy=json.dumps({"rules": [rule]}))
@@ -96,6 +96,7 @@ VIOLATIONS = [
     ("ecr-encryption", REPO, removed("encryptionConfigurations"), "encrypted with AES256"),
     ("ecr-lifecycle-keeps-rollback-targets", LIFECYCLE, lifecycle("imageCountMoreThan", 3), "keeps only 3 tagged"),
     ("ecr-lifecycle-keeps-rollback-targets", LIFECYCLE, lifecycle("sinceImagePushed", 90), "by age"),
+    ("ecr-lifecycle-keeps-rollback-targets", LIFECYCLE, lifecycle("imageCountMoreThan", "ten"), "keeps only ten"),
     ("s3-bucket-hardened", PUBLIC_BLOCK, setting(blockPublicPolicy=False), "blockPublicPolicy not true"),
     ("s3-bucket-hardened", VERSIONING, nested("versioningConfiguration.status", "Suspended"), "Suspended"),
     ("s3-bucket-hardened", ENCRYPTION, setting(rules=[{"bucketKeyEnabled": True}]), "sets no default algorithm"),
