@@ -57,12 +57,12 @@ router = APIRouter(prefix="/api/v1", tags=["quotes"])
 
 
 @router.get("/currencies", response_model=CurrencyList)
-def list_currencies() -> CurrencyList:
+async def list_currencies() -> CurrencyList:
     return CurrencyList(currencies=list(Currency))
 
 
 @router.post("/quotes", response_model=Quote)
-def create_quote(request: QuoteRequest) -> Quote:
+async def create_quote(request: QuoteRequest) -> Quote:
     lines = [QuotedLine(sku=i.sku, quantity=i.quantity, line_total_cents=i.quantity * i.unit_price_cents)
              for i in request.items]
     subtotal = sum(line.line_total_cents for line in lines)

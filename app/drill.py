@@ -30,9 +30,10 @@ class FailureDrill:
             return True
         return False
 
-    def __call__(self) -> None:
+    async def __call__(self) -> None:
         """A FastAPI dependency for the API routes (never health or version: the drill must trip the fault
-        alarms, not the load balancer's health check)."""
+        alarms, not the load balancer's health check). Async, so it runs on the event loop and never
+        concurrently with itself: the counters need no lock."""
         if self.should_fail():
             raise HTTPException(
                 status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,

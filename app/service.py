@@ -48,7 +48,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(AccessLogMiddleware)
 
     @app.get("/healthz", response_model=Health, responses={503: {"model": Health}}, tags=["operations"])
-    def healthz(response: Response) -> Health:
+    async def healthz(response: Response) -> Health:
         """200 when ready for traffic; 503 while starting or draining."""
         if lifecycle.ready:
             return Health(status=HealthStatus.OK)
@@ -56,7 +56,7 @@ def create_app(settings: Settings) -> FastAPI:
         return Health(status=HealthStatus(lifecycle.state.value))
 
     @app.get("/version", response_model=VersionInfo, tags=["operations"])
-    def version() -> VersionInfo:
+    async def version() -> VersionInfo:
         """The build this process runs: git commit, image digest and build time, from its environment."""
         return VersionInfo(git_sha=settings.git_sha, image_digest=settings.image_digest,
                            build_time=settings.build_time)

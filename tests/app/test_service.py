@@ -11,6 +11,7 @@ import time
 import httpx
 import pytest
 
+from app.drill import FailureDrill
 from app.service import create_app
 from app.settings import Settings
 from tests.app.conftest import DIGEST, GIT_SHA
@@ -88,18 +89,25 @@ def test_unknown_paths_and_methods_get_404_and_405(service):
     assert response.json() == {"detail": "Method Not Allowed"}
 
 
-def test_every_request_writes_one_json_log_line(service):
-    before = len(service.log_lines())
+def test_every_request_writes_one_json_log_line(start_service):
+    service = start_service()  # its own, so no other test's requests are in its log
+
+    def request_lines() -> list[dict]:
+        return [line for line in service.log_lines() if line.get("message") == "request"
+                and line["path"] != "/healthz"]  # the fixture's readiness polls
+
     httpx.post(f"{service.url}/api/v1/quotes", json=QUOTE)
     httpx.get(f"{service.url}/api/v1/nothing-here")
-    deadline = time.monotonic() + 5  # the line is written once the response has gone out
-    while len(service.log_lines()) < before + 2 and time.monotonic() < deadline:
+    deadline = time.monotonic() + 5  # a line is written once its response has gone out
+    while len(request_lines()) < 2 and time.monotonic() < deadline:
         time.sleep(0.02)
-    lines = service.log_lines()[before:]
-    assert [(line["message"], line["method"], line["path"], line["status"]) for line in lines] == [
-        ("request", "POST", "/api/v1/quotes", 200), ("request", "GET", "/api/v1/nothing-here", 404)]
+    lines = request_lines()
+    assert [(line["method"], line["path"], line["status"]) for line in lines] == [
+        ("POST", "/api/v1/quotes", 200), ("GET", "/api/v1/nothing-here", 404)]
     assert all(isinstance(line["latency_ms"], float) and line["latency_ms"] >= 0 for line in lines)
     assert all(line["logger"] == "app.access" and line["level"] == "INFO" and "time" in line for line in lines)
+    assert all(set(line) == {"time", "level", "logger", "message", "method", "path", "status", "latency_ms"}
+               for line in lines)
 
 
 def test_sigterm_drains_with_503_then_exits_cleanly(start_service):
@@ -175,3 +183,10 @@ def test_a_bad_setting_stops_the_service_with_one_clear_line(env, message):
     assert result.returncode == 2
     assert result.stderr.startswith(f"error: {message}")
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("rate", "requests", "failures"), [(0.0, 50, 0), (0.1, 50, 5), (0.5, 7, 3), (1.0, 9, 9),
+                                                            (0.3, 10, 3)])
+def test_the_drill_fails_exactly_the_floor_of_rate_times_requests(rate, requests, failures):
+    drill = FailureDrill(rate)
+    assert sum(drill.should_fail() for _ in range(requests)) == failures
