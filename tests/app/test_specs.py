@@ -42,6 +42,10 @@ def test_buildspec_tests_and_checks_the_contract_before_building():
     assert phases["pre_build"]["commands"] == ["python -m pytest tests/app -q -p no:cacheprovider",
                                                "python -m app.contract check"]
     assert phases["build"]["commands"] == ["bash app/ci/build_image.sh"]
+    for command in [c for phase in phases.values() for c in phase["commands"]]:
+        for word in command.split():
+            if word.startswith("app/") or word.startswith("tests/"):
+                assert (APP.parent / word).exists(), f"buildspec refers to {word}, which does not exist"
 
 
 def test_buildspec_defaults_match_the_pipeline_contract():
