@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from app.contract.__main__ import CONTRACT, service_document
 from app.contract.compat import compare
+from app.contract.gate import CONTRACT, service_document
 from tests.conftest import ROOT
 
 

@@ -1,0 +1,91 @@
+"""The gate's two operations, check and accept, on the committed contract (rules in app/contract/compat.py)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from app.contract.compat import Change, compare
+
+CONTRACT = Path(__file__).resolve().parent / "openapi.json"
+EXIT_OK, EXIT_BREAKING, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class ContractError(Exception):
+    """The committed contract cannot be read or is not an OpenAPI document."""
+
+
+def service_document() -> dict[str, Any]:
+    """The OpenAPI document the service serves today (it does not depend on settings)."""
+    from app.service import create_app
+    from app.settings import Settings
+
+    return create_app(Settings()).openapi()
+
+
+def load_contract(path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ContractError(f"{_shown(path)} does not exist; create it with `python -m app.contract accept`") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ContractError(f"{_shown(path)} is not readable JSON ({err})") from None
+    if not isinstance(document, dict) or "openapi" not in document or not isinstance(document.get("paths"), dict):
+        raise ContractError(f"{_shown(path)} is not an OpenAPI document (it needs 'openapi' and 'paths')")
+    return document
+
+
+def write_contract(path: Path, document: dict[str, Any]) -> None:
+    path.write_text(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _shown(path: Path) -> str:
+    """The path as the user would type it: relative to the working directory when it is inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _print_changes(title: str, changes: list[Change]) -> None:
+    if changes:
+        print(f"{title} ({len(changes)}):")
+        for change in changes:
+            print(f"  - {change}")
+
+
+def check(path: Path) -> int:
+    changes = compare(load_contract(path), service_document())
+    breaking = [c for c in changes if c.breaking]
+    others = [c for c in changes if not c.breaking]
+    _print_changes("breaking changes", breaking)
+    _print_changes("non-breaking changes", others)
+    if breaking:
+        print(f"contract check FAILED: {len(breaking)} breaking change(s) against {_shown(path)}. "
+              "Keep the old behaviour (or add a new version, /api/v2/...), or, if every client is ready, "
+              "accept it deliberately with "
+              "`python -m app.contract accept --allow-breaking`.", file=sys.stderr)
+        return EXIT_BREAKING
+    if others:
+        print(f"contract check passed; record the additions with `python -m app.contract accept` ({_shown(path)}).")
+    else:
+        print(f"contract check passed: the service matches {_shown(path)}.")
+    return EXIT_OK
+
+
+def accept(path: Path, allow_breaking: bool) -> int:
+    document = service_document()
+    changes = compare(load_contract(path), document) if path.exists() else []
+    breaking = [c for c in changes if c.breaking]
+    if breaking and not allow_breaking:
+        _print_changes("breaking changes", breaking)
+        print(f"not accepted: {len(breaking)} breaking change(s); pass --allow-breaking to accept them anyway.",
+              file=sys.stderr)
+        return EXIT_BREAKING
+    _print_changes("accepted breaking changes", breaking)
+    _print_changes("accepted non-breaking changes", [c for c in changes if not c.breaking])
+    write_contract(path, document)
+    print(f"wrote {_shown(path)}; commit it with the change that needed it.")
+    return EXIT_OK
