@@ -3,13 +3,17 @@ and Docker need, and shellcheck-clean."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import yaml
 
+from app.artifact import image_reference
 from tests.app.conftest import APP
 from tests.conftest import installed_tool
 
@@ -56,6 +60,24 @@ def test_buildspec_artifact_puts_appspec_at_its_root():
     script = (APP / "ci" / "build_image.sh").read_text()
     assert 'BUILD_BUNDLE_OUT="${BUILD_BUNDLE_OUT:-app/dist/bundle}"' in script
     assert 'cp app/appspec.yml "$BUILD_BUNDLE_OUT/"' in script
+
+
+def test_buildspec_exports_the_pushed_image_by_digest_for_diagnose(tmp_path):
+    buildspec = load("buildspec.yml")
+    assert buildspec["env"]["exported-variables"] == ["IMAGE_URI", "IMAGE_DIGEST"]
+    commands = buildspec["phases"]["build"]["commands"]
+    exports = commands[commands.index("bash app/ci/build_image.sh") + 1:]
+    bundle = tmp_path / "app" / "dist" / "bundle"
+    bundle.mkdir(parents=True)
+    digest = "sha256:" + "ab" * 32
+    reference = image_reference("123456789012.dkr.ecr.us-east-1.amazonaws.com/app", "0123abc", digest)
+    (bundle / "image.json").write_text(json.dumps(reference))
+    script = "\n".join([*exports, 'echo "$IMAGE_URI $IMAGE_DIGEST"'])
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"  # `python`, as CodeBuild has it
+    result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, capture_output=True,
+                            text=True, env={**os.environ, "PATH": path})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [reference["uri"], digest]
 
 
 # appspec.yml
