@@ -10,6 +10,7 @@ import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from ops.argtypes import whole_number
 from ops.errors import OpsError
 from ops.stack_history import Entry, changed_keys, read_history
 
@@ -23,19 +24,10 @@ def register(subparsers) -> None:
     )
     parser.add_argument("-s", "--stack", required=True, help="the stack, e.g. dev or prod")
     parser.add_argument("--json", action="store_true", help="print the entries as a JSON list")
-    parser.add_argument("--limit", type=_positive_int, help="show only the newest N entries")
+    parser.add_argument("--limit", type=whole_number(1), help="show only the newest N entries")
     parser.add_argument("--cwd", default=".", help="the Pulumi project directory (default: the current one)")
     parser.set_defaults(handler=run)
 
-
-def _positive_int(text: str) -> int:
-    try:
-        number = int(text)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
-    return number
 
 
 def run(args: argparse.Namespace) -> int:

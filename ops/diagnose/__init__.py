@@ -9,6 +9,7 @@ import argparse
 import sys
 
 from ops import pulumi_cli
+from ops.argtypes import whole_number
 from ops.diagnose.classify import diagnose
 from ops.diagnose.collect import Aws, Denied, Handles, collect
 from ops.diagnose.render import as_json, as_markdown, as_text, error_document
@@ -31,18 +32,13 @@ def register(subparsers) -> None:
     parser.add_argument("--alarm", action="append", default=[], metavar="NAME",
                         help="an extra alarm to check (repeatable); the deployment group's and the stage "
                         "conditions' alarms are always checked")
-    parser.add_argument("--log-lines", type=_positive, default=50, help="build log lines to read (default 50)")
+    parser.add_argument("--log-lines", type=whole_number(1, 10000), default=50,
+                        help="build log lines to read (default 50)")
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print JSON in the documented schema")
     output.add_argument("--markdown", action="store_true", help="print markdown for an incident or pull request")
     parser.set_defaults(handler=run)
 
-
-def _positive(value: str) -> int:
-    number = int(value)
-    if not 1 <= number <= 10000:
-        raise argparse.ArgumentTypeError("must be between 1 and 10000")
-    return number
 
 
 def run(args: argparse.Namespace, aws: Aws | None = None) -> int:

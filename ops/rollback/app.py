@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ops.argtypes import positive_seconds
 from ops.aws import client
 from ops.errors import OpsError
 from ops.pulumi_cli import stack_handle, stack_outputs
@@ -40,21 +41,12 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--wait", action=argparse.BooleanOptionalAction, default=True, help="follow the deployment to its end"
     )
-    parser.add_argument("--timeout", type=_positive_float, default=1800.0, help="seconds to wait (default 1800)")
+    parser.add_argument("--timeout", type=positive_seconds, default=1800.0, help="seconds to wait (default 1800)")
     parser.add_argument(
-        "--poll-interval", type=_positive_float, default=15.0, help="seconds between status checks (default 15)"
+        "--poll-interval", type=positive_seconds, default=15.0, help="seconds between status checks (default 15)"
     )
     parser.set_defaults(handler=run)
 
-
-def _positive_float(text: str) -> float:
-    try:
-        number = float(text)
-    except ValueError:
-        number = 0.0
-    if not number > 0:  # also refuses NaN
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
-    return number
 
 
 @dataclass(frozen=True)

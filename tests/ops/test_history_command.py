@@ -99,7 +99,7 @@ def test_history_of_an_unknown_stack_is_a_clear_error(fake):
 
 def test_bad_limit_is_refused_by_the_parser(fake):
     result = ops("history", "-s", "dev", "--limit", "0")
-    assert result.returncode == 2 and "expected a positive whole number" in result.stderr
+    assert result.returncode == 2 and "expected a whole number of at least 1" in result.stderr
 
 
 def test_a_missing_project_directory_is_a_clear_error(fake, tmp_path):
