@@ -5,16 +5,11 @@ from __future__ import annotations
 import sys
 
 from app.server import serve
-from app.settings import Settings, SettingsError
+from app.settings import from_env_or_exit
 
 
 def main() -> int:
-    try:
-        settings = Settings.from_env()
-    except SettingsError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    serve(settings)
+    serve(from_env_or_exit())
     return 0
 
 

@@ -68,13 +68,18 @@ def _parse_seconds(name: str, raw: str) -> float:
     return seconds
 
 
-def main() -> int:
-    """`python -m app.settings`: validate the environment, as the service would at start, without starting it."""
+def from_env_or_exit() -> Settings:
+    """The settings, or one line on stderr and exit code 2: a bad setting is an operator's mistake, not a crash."""
     try:
-        settings = Settings.from_env()
+        return Settings.from_env()
     except SettingsError as err:
         print(f"error: {err}", file=sys.stderr)
-        return 2
+        raise SystemExit(2) from None
+
+
+def main() -> int:
+    """`python -m app.settings`: validate the environment, as the service would at start, without starting it."""
+    settings = from_env_or_exit()
     print(f"settings ok: port {settings.port}, drill failure rate {settings.drill_failure_rate:g}")
     return 0
 
