@@ -30,7 +30,7 @@ artifacts = ArtifactStore("artifacts", ArtifactStoreArgs(retention_days=settings
                           use_provider)
 network = Network("network", NetworkArgs(vpc_id=settings.vpc_id, subnet_ids=settings.subnet_ids), use_provider)
 fleet = AppFleet("fleet", AppFleetArgs(
-    network=network, registry=registry, artifacts=artifacts, instance_type=settings.instance_type,
+    context=context, network=network, registry=registry, artifacts=artifacts, instance_type=settings.instance_type,
     fleet_size=settings.fleet_size, min_healthy_percent=settings.deploy_min_healthy_percent,
     app_port=settings.app_port, certificate_arn=settings.certificate_arn,
     log_retention_days=settings.log_retention_days), use_provider)

@@ -11,7 +11,7 @@ from components import iam
 
 READ_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion")
 WRITE_ACTIONS = ("s3:PutObject",)
-BUCKET_ACTIONS = ("s3:GetBucketLocation", "s3:GetBucketVersioning")
+BUCKET_ACTIONS = ("s3:GetBucketAcl", "s3:GetBucketLocation", "s3:GetBucketVersioning")
 
 
 @dataclass

@@ -13,6 +13,7 @@ import pulumi_aws as aws
 
 from components import iam, logs
 from components.artifacts import ArtifactStore
+from components.aws_context import AwsContext
 from components.network import Network
 from components.registry import ImageRegistry
 
@@ -24,6 +25,7 @@ TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
 @dataclass
 class AppFleetArgs:
+    context: AwsContext
     network: Network
     registry: ImageRegistry
     artifacts: ArtifactStore
@@ -122,6 +124,12 @@ class AppFleet(pulumi.ComponentResource):
             args.registry.grant_pull(f"{self._name}-pull", self.role),
             args.artifacts.grant_read(f"{self._name}-bundles", self.role),
             logs.grant_write(f"{self._name}-write-logs", self.role, self.app_log_group, parent=self),
+            # The CodeDeploy agent updates itself from AWS's regional bucket (as AWS documents for the profile).
+            iam.inline_policy(f"{self._name}-agent-updates", self.role, [iam.statement(
+                ["s3:GetObject"],
+                [pulumi.Output.concat("arn:", args.context.partition, ":s3:::aws-codedeploy-",
+                                      args.context.region, "/*")],
+                sid="CodeDeployAgentBucket")], parent=self),
         ]
         return aws.iam.InstanceProfile(f"{self._name}-profile", role=self.role.name, opts=self._child())
 

@@ -12,6 +12,8 @@ from tests.components.conftest import one
 
 IDENTIFYING_OUTPUTS = ("arn", "name", "bucket", "alarmName", "deploymentGroupName", "deploymentConfigName")
 ALLOWED_MANAGED_POLICIES = {"arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"}
+# AWS-owned resources a role must read: the regional bucket the CodeDeploy agent updates itself from.
+AWS_OWNED = {"arn:aws:s3:::aws-codedeploy-us-east-1/*"}
 
 
 def identity_statements(run: MockRun) -> list[tuple[str, dict]]:
@@ -61,7 +63,7 @@ def test_every_scoped_resource_is_an_arn_of_this_stack(run):
     identifiers = stack_identifiers(run)
     for name, entry in identity_statements(run):
         for resource in as_list(entry["Resource"]):
-            if resource == "*":
+            if resource == "*" or resource in AWS_OWNED:
                 continue
             assert resource.startswith("arn:aws:"), f"{name}: {resource}"
             assert ACCOUNT_ID in resource or resource.startswith("arn:aws:s3:::"), f"{name}: {resource}"
@@ -119,7 +121,15 @@ def test_instances_pull_and_read_but_never_push_or_write_artifacts(run):
     grants = grants_of(run, "fleet-instance-role")
     assert "ecr:BatchGetImage" in grants
     assert "ecr:PutImage" not in grants
-    assert "s3:GetObject" in grants and "s3:PutObject" not in grants
+    assert "s3:PutObject" not in grants
+    bucket_arn = one(run, "aws:s3/bucket:Bucket").outputs["arn"]
+    assert grants["s3:GetObject"] == {bucket_arn + "/*", *AWS_OWNED}
+
+
+def test_only_the_instances_read_an_aws_owned_resource(run):
+    for name, entry in identity_statements(run):
+        if set(as_list(entry["Resource"])) & AWS_OWNED:
+            assert name == "fleet-agent-updates" and entry["Action"] == ["s3:GetObject"]
 
 
 def test_the_pipeline_may_start_only_its_build_and_deploy_only_its_group(run):
