@@ -25,6 +25,7 @@ MAX_FAILED_TARGETS = 100  # failed instances read in detail; the counts come fro
 TARGETS_PER_BATCH = 25  # BatchGetDeploymentTargets accepts at most 25 ids
 ALARMS_PER_CALL = 100  # DescribeAlarms accepts at most 100 names
 HISTORY_ITEMS = 20
+ALARM_TYPES = {"metric": "MetricAlarm", "composite": "CompositeAlarm"}  # our label -> CloudWatch's AlarmType
 DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedException"}
 THROTTLING_CODES = {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
 NOT_AUTHORIZED = re.compile(r"not authorized to perform:?\s+([\w-]+:[\w*]+)")
@@ -336,20 +337,21 @@ def _read_alarms(aws: Aws, findings: Findings, names: list[str]) -> None:
         return
     alarms: list[dict] = []
     for start in range(0, len(names), ALARMS_PER_CALL):
-        answer = aws.call(
+        # Paged: DescribeAlarms returns at most MaxRecords (default 50) alarms a page, fewer than 100 names.
+        for answer in aws.pages(
             "cloudwatch",
             "describe_alarms",
             AlarmNames=names[start : start + ALARMS_PER_CALL],
-            AlarmTypes=["MetricAlarm", "CompositeAlarm"],
-        )
-        for kind, alarm_type in (("MetricAlarms", "metric"), ("CompositeAlarms", "composite")):
-            alarms += [_alarm(a, alarm_type) for a in answer.get(kind, [])]
+            AlarmTypes=list(ALARM_TYPES.values()),
+        ):
+            for kind, alarm_type in (("MetricAlarms", "metric"), ("CompositeAlarms", "composite")):
+                alarms += [_alarm(a, alarm_type) for a in answer.get(kind, [])]
     alarms.sort(key=lambda a: names.index(a["name"]) if a["name"] in names else len(names))
     window = findings.window
     for alarm in alarms:
         # An alarm whose state last changed before the window opened held that state through it: no history read.
         if window and alarm["updated_at"] and alarm["updated_at"] >= window[0] - timedelta(minutes=1):
-            alarm["transitions"] = _alarm_transitions(aws, alarm["name"], window)
+            alarm["transitions"] = _alarm_transitions(aws, alarm, window)
     findings.alarms = alarms
 
 
@@ -364,11 +366,12 @@ def _alarm(raw: dict, alarm_type: str) -> dict:
     }
 
 
-def _alarm_transitions(aws: Aws, name: str, window: tuple[datetime, datetime]) -> list[dict]:
+def _alarm_transitions(aws: Aws, alarm: dict, window: tuple[datetime, datetime]) -> list[dict]:
     items = aws.call(
         "cloudwatch",
         "describe_alarm_history",
-        AlarmName=name,
+        AlarmName=alarm["name"],
+        AlarmTypes=[ALARM_TYPES[alarm["type"]]],  # without it, AWS returns metric alarms' history only
         HistoryItemType="StateUpdate",
         StartDate=window[0] - timedelta(minutes=1),
         EndDate=window[1] + timedelta(minutes=1),

@@ -270,7 +270,8 @@ def queue_alarms(account: Account, names: list[str], fired: dict | None = None, 
         }
         cloudwatch.add_response(
             "describe_alarm_history", {"AlarmHistoryItems": [item]},
-            {"AlarmName": name, "HistoryItemType": "StateUpdate", "StartDate": ANY, "EndDate": ANY,
+            {"AlarmName": name, "AlarmTypes": [item["AlarmType"]], "HistoryItemType": "StateUpdate",
+             "StartDate": ANY, "EndDate": ANY,
              "MaxRecords": 20, "ScanBy": "TimestampDescending"})
 
 
