@@ -23,11 +23,13 @@ def _documents(resource: Resource) -> list[tuple[str, object]]:
     return [("policy", get(resource.props, "policy"))]
 
 
-def _statements(document: object) -> list[dict]:
+def _statements(document: object) -> list[object]:
+    """The statements of a policy given as a JSON string or as an object (Statement may be one or a list)."""
     parsed = json.loads(document) if isinstance(document, str) else document
     if not isinstance(parsed, dict):
         raise ValueError("not a JSON object")
-    return [s for s in as_list(parsed.get("Statement")) if isinstance(s, dict)]
+    statements = as_list(parsed.get("Statement"))
+    return [UNKNOWN] if statements is UNKNOWN else statements
 
 
 def _too_broad(action: str, allowed_on_any: list[str]) -> str | None:
@@ -41,14 +43,27 @@ def _too_broad(action: str, allowed_on_any: list[str]) -> str | None:
     return None
 
 
-def _judge_statement(statement: dict, allowed_on_any: list[str]) -> list[str]:
-    if statement.get("Effect") != "Allow":
+def _judge_statement(statement: dict, allowed_on_any: list[str], findings: Findings, where: str) -> list[str]:
+    """What this statement allows that it should not; unknown parts are recorded in `findings`, not judged."""
+    effect = statement.get("Effect")
+    if not findings.known(effect, f"{where}.Effect") or effect != "Allow":
         return []
     if "NotAction" in statement or "NotResource" in statement:
-        return ["Allow with NotAction/NotResource (grants everything not listed)"]
-    if "*" not in as_list(statement.get("Resource")):
+        return ["everything it does not list (Allow with NotAction/NotResource); list the actions and resources"]
+    resources = as_list(statement.get("Resource"))
+    if not findings.known(resources, f"{where}.Resource"):
         return []
-    problems = (_too_broad(str(action), allowed_on_any) for action in as_list(statement.get("Action")))
+    if any(resource is UNKNOWN for resource in resources):
+        findings.unknown(f"{where}.Resource")
+    if "*" not in resources:
+        return []
+    actions = as_list(statement.get("Action"))
+    if not findings.known(actions, f"{where}.Action"):
+        return []
+    problems = []
+    for action in actions:
+        if findings.known(action, f"{where}.Action"):
+            problems.append(_too_broad(str(action), allowed_on_any))
     return [problem for problem in problems if problem]
 
 
@@ -63,8 +78,10 @@ def check_no_wildcards(resource: Resource, config: dict, findings: Findings) -> 
             findings.violation(f"{resource.type.split(':')[-1]} '{resource.name}' {where} is not a JSON policy")
             continue
         for index, statement in enumerate(statements):
-            label = statement.get("Sid") or f"#{index}"
-            for problem in _judge_statement(statement, allowed_on_any):
+            if not findings.known(statement, f"{where} statement #{index}") or not isinstance(statement, dict):
+                continue
+            label = statement.get("Sid") if isinstance(statement.get("Sid"), str) else f"#{index}"
+            for problem in _judge_statement(statement, allowed_on_any, findings, f"{where} statement {label}"):
                 findings.violation(f"{resource.type.split(':')[-1]} '{resource.name}' {where} statement {label} "
                                    f"allows {problem}")
 

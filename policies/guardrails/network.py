@@ -4,13 +4,13 @@ and never SSH, RDP or all ports."""
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 from guardrails.aws_types import SECURITY_GROUP, SECURITY_GROUP_INGRESS_RULE, SECURITY_GROUP_RULE
 from guardrails.framework import Resource, resource_policy
 from guardrails.values import UNKNOWN, Findings, as_list, get
 
-WORLD = {"0.0.0.0/0", "::/0"}
 ALL_PROTOCOLS = {"-1", "all"}
 NEVER_PUBLIC = {22: "SSH", 3389: "RDP"}
 
@@ -24,7 +24,24 @@ class Ingress:
     cidrs: list
 
 
-def _ingresses(resource: Resource) -> list[Ingress]:
+def _cidrs(*values: object) -> list:
+    """Source CIDRs from single values and lists; an unknown list is one unknown source."""
+    cidrs = []
+    for value in values:
+        items = as_list(value)
+        cidrs.extend([UNKNOWN] if items is UNKNOWN else items)
+    return cidrs
+
+
+def _is_world(cidr: object) -> bool:
+    """0.0.0.0/0 and ::/0 in any spelling (for example 0::/0)."""
+    try:
+        return isinstance(cidr, str) and ipaddress.ip_network(cidr, strict=False).prefixlen == 0
+    except ValueError:
+        return False
+
+
+def _ingresses(resource: Resource, findings: Findings) -> list[Ingress]:
     props = resource.props
     if resource.type == SECURITY_GROUP:
         blocks = get(props, "ingress", default=[])
@@ -32,16 +49,17 @@ def _ingresses(resource: Resource) -> list[Ingress]:
             return [Ingress("ingress", UNKNOWN, UNKNOWN, UNKNOWN, [UNKNOWN])]
         return [
             Ingress(f"ingress[{i}]", get(b, "protocol"), get(b, "fromPort"), get(b, "toPort"),
-                    as_list(get(b, "cidrBlocks")) + as_list(get(b, "ipv6CidrBlocks")))
+                    _cidrs(get(b, "cidrBlocks"), get(b, "ipv6CidrBlocks")))
             for i, b in enumerate(blocks)
         ]
     if resource.type == SECURITY_GROUP_RULE:
-        if get(props, "type") == "egress":
+        kind = get(props, "type")
+        if not findings.known(kind, "type") or kind == "egress":
             return []
         return [Ingress("", get(props, "protocol"), get(props, "fromPort"), get(props, "toPort"),
-                        as_list(get(props, "cidrBlocks")) + as_list(get(props, "ipv6CidrBlocks")))]
+                        _cidrs(get(props, "cidrBlocks"), get(props, "ipv6CidrBlocks")))]
     return [Ingress("", get(props, "ipProtocol"), get(props, "fromPort"), get(props, "toPort"),
-                    [get(props, "cidrIpv4"), get(props, "cidrIpv6")])]
+                    _cidrs(get(props, "cidrIpv4"), get(props, "cidrIpv6")))]
 
 
 def _judge(ingress: Ingress, public_ports: set[int]) -> str | None:
@@ -52,11 +70,11 @@ def _judge(ingress: Ingress, public_ports: set[int]) -> str | None:
     if protocol not in ("tcp", "udp", "6", "17"):
         return f"protocol {ingress.protocol}"
     low, high = int(ingress.from_port or 0), int(ingress.to_port if ingress.to_port is not None else 65535)
+    if low <= 0 and high >= 65535:
+        return "all ports"
     for port, label in NEVER_PUBLIC.items():
         if low <= port <= high:
             return f"{label} (port {port})"
-    if low <= 0 and high >= 65535:
-        return "all ports"
     outside = [port for port in range(low, min(high, low + 1024) + 1) if port not in public_ports]
     if outside or high - low > 1024:
         return f"ports {low}-{high}" if low != high else f"port {low}"
@@ -65,12 +83,11 @@ def _judge(ingress: Ingress, public_ports: set[int]) -> str | None:
 
 def check_no_world_ingress(resource: Resource, config: dict, findings: Findings) -> None:
     public_ports = {int(port) for port in config["publicPorts"]}
-    for ingress in _ingresses(resource):
+    for ingress in _ingresses(resource, findings):
         prefix = f"{ingress.where}." if ingress.where else ""
-        cidrs = ingress.cidrs if ingress.cidrs is not UNKNOWN else [UNKNOWN]
-        if any(cidr is UNKNOWN for cidr in cidrs):
+        if any(cidr is UNKNOWN for cidr in ingress.cidrs):
             findings.unknown(f"{prefix}cidr blocks")
-        world = sorted(cidr for cidr in cidrs if cidr in WORLD)
+        world = sorted(cidr for cidr in ingress.cidrs if _is_world(cidr))
         if not world:
             continue
         fields = (ingress.protocol, ingress.from_port, ingress.to_port)

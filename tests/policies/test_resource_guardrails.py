@@ -216,6 +216,8 @@ def test_a_host_count_config_is_judged_against_the_auto_scaling_group_min_size(p
      {"type": "ingress", "protocol": "tcp", "fromPort": 8080, "toPort": 8080, "cidrBlocks": ["0.0.0.0/0"]}),
     ("vpc rule IPv4", INGRESS_RULE, {"ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "cidrIpv4": "0.0.0.0/0"}),
     ("vpc rule IPv6 all", INGRESS_RULE, {"ipProtocol": "-1", "cidrIpv6": "::/0"}),
+    ("vpc rule IPv6 spelled 0::/0", INGRESS_RULE, {"ipProtocol": "tcp", "fromPort": 8443, "toPort": 8443,
+                                                    "cidrIpv6": "0::/0"}),
 ])
 def test_world_open_ingress_outside_the_public_ports_is_a_violation_in_every_form(form, type_, rule, policy_runs,
                                                                                  analyze):
@@ -225,6 +227,29 @@ def test_world_open_ingress_outside_the_public_ports_is_a_violation_in_every_for
     messages = of_policy(analyze(add_resource(run, group)), "security-group-no-world-ingress")
 
     assert messages and all("only ports [80, 443] may be public" in m for m in messages), form
+
+
+def test_a_whole_tcp_range_is_reported_as_all_ports(policy_runs, analyze):
+    run = policy_runs["prod"]
+    rule = {"ingress": [{"protocol": "tcp", "fromPort": 0, "toPort": 65535, "cidrBlocks": ["0.0.0.0/0"]}]}
+    group = Registration(urn=child_urn(run, SG, "wide"), type=SG, name="wide", inputs=rule, outputs=rule)
+
+    messages = of_policy(analyze(add_resource(run, group)), "security-group-no-world-ingress")
+
+    assert len(messages) == 1 and "opens all ports to 0.0.0.0/0" in messages[0]
+
+
+@pytest.mark.parametrize(("type_", "rule"), [
+    ("aws:ec2/securityGroupRule:SecurityGroupRule",
+     {"type": "egress", "protocol": "-1", "fromPort": 0, "toPort": 0, "cidrBlocks": ["0.0.0.0/0"]}),
+    (SG, {"egress": [{"protocol": "-1", "fromPort": 0, "toPort": 0, "cidrBlocks": ["0.0.0.0/0"],
+                      "ipv6CidrBlocks": ["::/0"]}]}),
+])
+def test_egress_to_the_world_is_not_judged_as_ingress(type_, rule, policy_runs, analyze):
+    run = policy_runs["prod"]
+    group = Registration(urn=child_urn(run, type_, "out"), type=type_, name="out", inputs=rule, outputs=rule)
+
+    assert analyze(add_resource(run, group)).diagnostics == []
 
 
 @pytest.mark.parametrize("rule", [
@@ -252,6 +277,22 @@ def test_iam_in_every_form_role_inline_policies_and_managed_policies(policy_runs
 
     assert any("Role 'wide' inline policy 'all'" in m for m in messages)
     assert any("Policy 'wide' policy" in m for m in messages)
+
+
+@pytest.mark.parametrize(("statement", "fragment"), [
+    ({"Effect": "Allow", "Action": "ec2:*", "Resource": ["*"]}, "allows ec2:* on *"),
+    ({"Effect": "Allow", "Action": ["ecr:GetAuthorizationToken", "IAM:PassRole"], "Resource": "*"},
+     "IAM:PassRole on * (lets the holder pass any role"),
+    ({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}, "Allow with NotAction/NotResource"),
+])
+def test_a_policy_given_as_an_object_with_a_single_statement_is_judged(statement, fragment, policy_runs, analyze):
+    run = policy_runs["prod"]
+    managed = Registration(urn=child_urn(run, "aws:iam/policy:Policy", "obj"), type="aws:iam/policy:Policy",
+                           name="obj", inputs={"policy": {"Version": "2012-10-17", "Statement": statement}})
+
+    messages = of_policy(analyze(add_resource(run, managed)), "iam-least-privilege")
+
+    assert len(messages) == 1 and fragment in messages[0], messages
 
 
 def test_deny_statements_and_scoped_resources_are_fine(policy_runs, analyze):

@@ -3,7 +3,9 @@ what is known, reports known violations at their level, and adds one advisory no
 
 from __future__ import annotations
 
-from .conftest import UNKNOWN_STRING, edited, of_policy, stack_config_file
+from ops.mockrun import Registration
+
+from .conftest import UNKNOWN_STRING, add_resource, child_urn, edited, of_policy, stack_config_file
 
 REPO = "aws:ecr/repository:Repository"
 GROUP = "aws:codedeploy/deploymentGroup:DeploymentGroup"
@@ -50,3 +52,31 @@ def test_unknown_settings_of_a_bucket_are_named_by_the_stack_policy(policy_runs,
     notes = of_policy(analyze(run, stack_config_file("prod")), "s3-bucket-hardened")
 
     assert len(notes) == 1 and "versioningConfiguration.status" in notes[0]
+
+
+def test_an_unknown_list_of_source_cidrs_is_named_not_a_crash(policy_runs, analyze):
+    run = policy_runs["prod"]
+    rule_type = "aws:ec2/securityGroupRule:SecurityGroupRule"
+    rule = {"type": "ingress", "protocol": "tcp", "fromPort": 22, "toPort": 22, "cidrBlocks": UNKNOWN_STRING}
+    report = analyze(add_resource(run, Registration(urn=child_urn(run, rule_type, "later"), type=rule_type,
+                                                    name="later", inputs=rule, outputs=rule)))
+
+    notes = of_policy(report, "security-group-no-world-ingress")
+    assert len(notes) == 1 and "cidr blocks" in notes[0]
+    assert [d.level for d in report.diagnostics] == ["advisory"]
+
+
+def test_unknown_parts_of_a_policy_object_are_named_and_known_statements_still_judged(policy_runs, analyze):
+    run = policy_runs["prod"]
+    policy_type = "aws:iam/policy:Policy"
+    document = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "Later", "Effect": "Allow", "Action": "s3:GetObject", "Resource": UNKNOWN_STRING},
+        {"Sid": "Wide", "Effect": "Allow", "Action": [UNKNOWN_STRING, "s3:*"], "Resource": "*"},
+    ]}
+    report = analyze(add_resource(run, Registration(urn=child_urn(run, policy_type, "obj"), type=policy_type,
+                                                    name="obj", inputs={"policy": document})))
+
+    levels = sorted((d.level, d.message) for d in report.diagnostics if d.policy == "iam-least-privilege")
+    assert [level for level, _ in levels] == ["advisory", "mandatory"]
+    assert "statement Wide allows s3:* on *" in levels[1][1]
+    assert "statement Later.Resource" in levels[0][1] and "statement Wide.Action" in levels[0][1]
