@@ -14,8 +14,14 @@ def _stages(pipeline: Resource, findings: Findings) -> list[dict]:
     return stages if findings.known(stages, "stages") else []
 
 
-def _is_deploy_stage(stage: dict) -> bool:
-    return any(get(action, "category") == "Deploy" for action in get(stage, "actions", default=[]) or [])
+def _actions(stage: object, index: int, findings: Findings) -> list[dict]:
+    """The stage's actions; an unknown stage or action list is recorded and judged as empty."""
+    actions = get(stage, "actions", default=[])
+    return actions if findings.known(actions, f"stages[{index}].actions") else []
+
+
+def _is_deploy_stage(actions: list[dict]) -> bool:
+    return any(get(action, "category") == "Deploy" for action in actions)
 
 
 def check_v2(pipeline: Resource, config: dict, findings: Findings) -> None:
@@ -25,8 +31,8 @@ def check_v2(pipeline: Resource, config: dict, findings: Findings) -> None:
 
 
 def check_deploy_rollback(pipeline: Resource, config: dict, findings: Findings) -> None:
-    for stage in _stages(pipeline, findings):
-        if not _is_deploy_stage(stage):
+    for index, stage in enumerate(_stages(pipeline, findings)):
+        if not _is_deploy_stage(_actions(stage, index, findings)):
             continue
         name = get(stage, "name", default="?")
         result = get(stage, "onFailure", "result")
@@ -45,10 +51,13 @@ def check_not_parallel(pipeline: Resource, config: dict, findings: Findings) -> 
 
 
 def _approval_before_deploy(stages: list[dict]) -> bool | None:
-    """True if an Approval action runs before the first Deploy action; None if the categories are unknown."""
+    """True if an Approval action runs before the first Deploy action (or nothing deploys); None if the order
+    cannot be known yet."""
     for stage in stages:
-        actions = get(stage, "actions", default=[]) or []
-        if actions is UNKNOWN or any(get(action, "category") is UNKNOWN for action in actions):
+        actions = get(stage, "actions", default=[])
+        if actions is UNKNOWN or any(
+            get(action, "category") is UNKNOWN or get(action, "runOrder") is UNKNOWN for action in actions
+        ):
             return None
         approvals = [get(a, "runOrder", default=1) for a in actions if get(a, "category") == "Approval"]
         deploys = [get(a, "runOrder", default=1) for a in actions if get(a, "category") == "Deploy"]
@@ -56,16 +65,13 @@ def _approval_before_deploy(stages: list[dict]) -> bool | None:
             return bool(approvals) and min(approvals) < min(deploys)
         if approvals:
             return True
-    return False
+    return True
 
 
 def check_approval(pipeline: Resource, config: dict, findings: Findings) -> None:
-    stages = _stages(pipeline, findings)
-    if not any(_is_deploy_stage(stage) for stage in stages):
-        return
-    verdict = _approval_before_deploy(stages)
+    verdict = _approval_before_deploy(_stages(pipeline, findings))
     if verdict is None:
-        findings.unknown("stages[].actions[].category")
+        findings.unknown("stages[].actions[].category/runOrder")
     elif not verdict:
         findings.violation(f"pipeline '{pipeline.name}' deploys without a manual approval before the deploy stage")
 

@@ -7,7 +7,7 @@ import json
 
 from guardrails.aws_types import ECR_LIFECYCLE_POLICY, ECR_REPOSITORY
 from guardrails.framework import Resource, resource_policy
-from guardrails.values import Findings, get
+from guardrails.values import UNKNOWN, Findings, get
 
 DEFAULT_ENCRYPTION_TYPE = "AES256"  # what ECR uses when encryptionConfigurations is not set
 
@@ -37,9 +37,8 @@ def check_encryption(repo: Resource, config: dict, findings: Findings) -> None:
         )
 
 
-def _count(selection: dict) -> int:
-    """The rule's countNumber; anything that is not a whole number keeps nothing for sure."""
-    number = selection.get("countNumber")
+def _count(number: object) -> int:
+    """A rule's countNumber; anything that is not a number keeps nothing for sure."""
     return int(number) if isinstance(number, (int, float)) and not isinstance(number, bool) else 0
 
 
@@ -53,20 +52,26 @@ def check_lifecycle_keeps_images(policy: Resource, config: dict, findings: Findi
     except (ValueError, AttributeError):
         findings.violation(f"lifecycle policy '{policy.name}' is not a JSON document with `rules`")
         return
-    for rule in rules:
-        selection = rule.get("selection", {}) if isinstance(rule, dict) else {}
-        if selection.get("tagStatus") not in ("tagged", "any"):
+    if not findings.known(rules, "policy.rules"):
+        return
+    for index, rule in enumerate(rules):
+        selection = get(rule, "selection", default={})
+        fields = {key: get(selection, key) for key in ("tagStatus", "countType", "countNumber")}
+        if any(value is UNKNOWN for value in fields.values()):
+            findings.unknown(f"policy.rules[{index}].selection")
             continue
-        priority = rule.get("rulePriority", "?")
-        if selection.get("countType") == "sinceImagePushed":
+        if fields["tagStatus"] not in ("tagged", "any"):
+            continue
+        priority = get(rule, "rulePriority", default="?")
+        if fields["countType"] == "sinceImagePushed":
             findings.violation(
-                f"lifecycle policy '{policy.name}' rule {priority} expires {selection.get('tagStatus')} images by age "
+                f"lifecycle policy '{policy.name}' rule {priority} expires {fields['tagStatus']} images by age "
                 f"(sinceImagePushed), which can delete every rollback target; expire by imageCountMoreThan >= {minimum}"
             )
-        elif selection.get("countType") == "imageCountMoreThan" and _count(selection) < minimum:
+        elif fields["countType"] == "imageCountMoreThan" and _count(fields["countNumber"]) < minimum:
             findings.violation(
-                f"lifecycle policy '{policy.name}' rule {priority} keeps only {selection.get('countNumber')} "
-                f"{selection.get('tagStatus')} images; keep at least {minimum} as rollback targets"
+                f"lifecycle policy '{policy.name}' rule {priority} keeps only {fields['countNumber']} "
+                f"{fields['tagStatus']} images; keep at least {minimum} as rollback targets"
             )
 
 

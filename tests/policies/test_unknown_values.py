@@ -80,3 +80,27 @@ def test_unknown_parts_of_a_policy_object_are_named_and_known_statements_still_j
     assert [level for level, _ in levels] == ["advisory", "mandatory"]
     assert "statement Wide allows s3:* on *" in levels[1][1]
     assert "statement Later.Resource" in levels[0][1] and "statement Wide.Action" in levels[0][1]
+
+
+def test_an_unknown_action_list_of_a_pipeline_stage_is_named_not_a_crash(policy_runs, analyze):
+    def unknown_actions(props):
+        props["stages"][-1]["actions"] = UNKNOWN_STRING
+
+    report = analyze(edited(policy_runs["prod"], "aws:codepipeline/pipeline:Pipeline", unknown_actions),
+                     stack_config_file("prod"))
+
+    assert {d.level for d in report.diagnostics} == {"advisory"}
+    assert any("actions" in m for m in of_policy(report, "codepipeline-deploy-rollback"))
+    assert of_policy(report, "codepipeline-approval-before-deploy") == [], "the approval stage is known to come first"
+
+
+def test_an_unknown_count_in_a_lifecycle_policy_object_is_named_not_judged(policy_runs, analyze):
+    rule = {"rulePriority": 1, "selection": {"tagStatus": "tagged", "tagPatternList": ["*"],
+                                             "countType": "imageCountMoreThan", "countNumber": UNKNOWN_STRING},
+            "action": {"type": "expire"}}
+    run = edited(policy_runs["prod"], "aws:ecr/lifecyclePolicy:LifecyclePolicy",
+                 lambda props: props.update(policy={"rules": [rule]}))
+
+    notes = of_policy(analyze(run, stack_config_file("prod")), "ecr-lifecycle-keeps-rollback-targets")
+
+    assert len(notes) == 1 and "policy.rules[0].selection" in notes[0] and "during preview" in notes[0]
