@@ -12,6 +12,7 @@ from typing import Any
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
+    PolicyResource,
     ResourceValidationArgs,
     ResourceValidationPolicy,
     StackValidationArgs,
@@ -44,6 +45,12 @@ class Resource:
         return self._props
 
 
+def _resource(item: ResourceValidationArgs | PolicyResource, parent: str, **links: Any) -> Resource:
+    """A Resource from what the SDK gives a resource policy (args) or a stack policy (each of args.resources)."""
+    return Resource(urn=item.urn, type=item.resource_type, name=item.name, raw=item.props,
+                    protect=bool(item.opts.protect), parent=parent, aliases=list(item.opts.aliases), **links)
+
+
 def with_defaults(schema: dict[str, dict], given: Any) -> dict:
     """The policy's configuration: schema defaults overridden by what the engine sent."""
     config = {key: spec["default"] for key, spec in schema.items() if "default" in spec}
@@ -66,15 +73,7 @@ def resource_policy(
     def validate(args: ResourceValidationArgs, report_violation) -> None:
         if args.resource_type not in wanted:
             return
-        resource = Resource(
-            urn=args.urn,
-            type=args.resource_type,
-            name=args.name,
-            raw=args.props,
-            protect=bool(args.opts.protect),
-            parent=args.opts.parent or "",
-            aliases=list(args.opts.aliases),
-        )
+        resource = _resource(args, args.opts.parent or "")
         findings = Findings(report_violation)
         check(resource, with_defaults(schema, args.get_config()), findings)
         findings.finish()
@@ -95,21 +94,12 @@ def stack_resources(args: StackValidationArgs, types: Iterable[str] | None = Non
     for item in args.resources:
         if wanted is not None and item.resource_type not in wanted:
             continue
-        resources.append(
-            Resource(
-                urn=item.urn,
-                type=item.resource_type,
-                name=item.name,
-                raw=item.props,
-                protect=bool(item.opts.protect),
-                parent=item.parent.urn if item.parent is not None else (item.opts.parent or ""),
-                aliases=list(item.opts.aliases),
-                dependencies=[dep.urn for dep in item.dependencies],
-                property_dependencies={
-                    key: [dep.urn for dep in deps] for key, deps in item.property_dependencies.items()
-                },
-            )
-        )
+        resources.append(_resource(
+            item,
+            item.parent.urn if item.parent is not None else (item.opts.parent or ""),
+            dependencies=[dep.urn for dep in item.dependencies],
+            property_dependencies={key: [dep.urn for dep in deps] for key, deps in item.property_dependencies.items()},
+        ))
     return resources
 
 
