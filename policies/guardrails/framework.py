@@ -125,7 +125,3 @@ def stack_policy(
         enforcement_level=level,
         config_schema=PolicyConfigSchema(properties=schema) if schema else None,
     )
-
-
-def type_tokens(*tokens: str) -> frozenset[str]:
-    return frozenset(tokens)
