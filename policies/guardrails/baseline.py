@@ -75,6 +75,8 @@ def _parse(path: str) -> Baseline:
         raise BaselineError(f"baseline {path} is not a `pulumi stack export` file (version 3 with a deployment)")
     resources, outputs = {}, None
     for item in deployment.get("resources") or []:
+        if not isinstance(item, dict):
+            raise BaselineError(f"baseline {path} has a resource that is not an object")
         kind, urn = item.get("type", ""), item.get("urn", "")
         if not urn or item.get("delete") or kind.startswith(PROVIDER_PREFIX):
             continue
