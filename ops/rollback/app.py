@@ -125,13 +125,32 @@ def choose(deployments: list[dict], to_deployment: str | None = None) -> Choice:
         )
     if to_deployment:
         return Choice(current, _named(deployments, to_deployment))
+    bad_revision = current.get("revision")
+    rolled_back = _rolled_back(current, deployments)
+    if rolled_back is not None:
+        if current["status"] == SUCCEEDED:
+            raise OpsError(
+                f"the current deployment {current['deploymentId']} is CodeDeploy's automatic rollback of "
+                f"{rolled_back['deploymentId']} and it succeeded: the group already runs the earlier revision "
+                f"({describe_revision(current.get('revision'))}); to go further back, name a deployment with "
+                "--to-deployment"
+            )
+        bad_revision = rolled_back.get("revision")  # the rollback failed: the revision to leave is still the bad one
     for info in deployments[1:]:
-        if info["status"] == SUCCEEDED and info.get("revision") != current.get("revision"):
+        if info["status"] == SUCCEEDED and info.get("revision") != bad_revision:
             return Choice(current, info)
     raise OpsError(
         f"no successful deployment with another revision precedes the current one ({current['deploymentId']}); "
         "there is no earlier good revision to roll back to"
     )
+
+
+def _rolled_back(current: dict, deployments: list[dict]) -> dict | None:
+    """The deployment `current` rolled back, when it is one of CodeDeploy's automatic rollbacks."""
+    triggering = (current.get("rollbackInfo") or {}).get("rollbackTriggeringDeploymentId")
+    if not triggering:
+        return None
+    return next((info for info in deployments if info["deploymentId"] == triggering), {"deploymentId": triggering})
 
 
 def _named(deployments: list[dict], deployment_id: str) -> dict:

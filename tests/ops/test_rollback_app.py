@@ -263,6 +263,31 @@ def test_refusals_create_nothing(stubbed, capsys, history, extra, message):
     assert message in capsys.readouterr().err
 
 
+def auto_rollback(deployment_id, status, revision, minutes, of):
+    """A deployment CodeDeploy created to roll back deployment `of` (creator codeDeployRollback)."""
+    return info(deployment_id, status, revision, minutes) | {
+        "creator": "codeDeployRollback", "rollbackInfo": {"rollbackTriggeringDeploymentId": of}}
+
+
+OLDER = {"revisionType": "S3", "s3Location": {"bucket": "artifacts", "key": "app/build-0.zip", "bundleType": "zip"}}
+
+
+def test_a_succeeded_automatic_rollback_is_not_rolled_back_further(stubbed, capsys):
+    expect_listing(stubbed, [auto_rollback("d-3", "Succeeded", GOOD, 30, of="d-2"), info("d-2", "Failed", BAD, 20),
+                             info("d-1", "Succeeded", GOOD, 10), info("d-0", "Succeeded", OLDER, 0)])
+    assert rollback("--yes") == 2
+    error = capsys.readouterr().err
+    assert "d-3 is CodeDeploy's automatic rollback of d-2 and it succeeded" in error
+    assert "s3://artifacts/app/build-1.zip" in error
+
+
+def test_after_a_failed_automatic_rollback_the_revision_it_tried_is_the_target(stubbed, capsys):
+    expect_listing(stubbed, [auto_rollback("d-3", "Failed", GOOD, 30, of="d-2"), info("d-2", "Failed", BAD, 20),
+                             info("d-1", "Succeeded", GOOD, 10), info("d-0", "Succeeded", OLDER, 0)])
+    assert rollback("--dry-run") == 0
+    assert "target:  d-1 Succeeded" in capsys.readouterr().out
+
+
 def test_without_yes_a_non_interactive_run_creates_nothing(stubbed, capsys, monkeypatch):
     monkeypatch.setattr("sys.stdin.isatty", lambda: False, raising=False)
     expect_listing(stubbed, HISTORY)
