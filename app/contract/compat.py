@@ -167,6 +167,9 @@ class _Comparison:
         old_items, new_items = self.items_of(self.old_doc, old), self.items_of(self.new_doc, new)
         if old_items is not None and new_items is not None:
             self.schema(at, old_items, new_items, direction, f"{field}[]")
+        old_values, new_values = self.map_values_of(self.old_doc, old), self.map_values_of(self.new_doc, new)
+        if old_values is not None and new_values is not None:
+            self.schema(at, old_values, new_values, direction, f"{field}.*" if field else "*")
 
     def enum(self, where: str, old: set | None, new: set | None, direction: str) -> None:
         if old == new or (old is None and new is None):
@@ -179,7 +182,8 @@ class _Comparison:
             if old - new:
                 self.note(direction == REQUEST, where, f"enum narrowed: values {_values(old - new)} removed")
             if new - old:
-                self.note(False, where, f"enum values {_values(new - old)} added")
+                caution = " (clients that handle every value must learn them)" if direction == RESPONSE else ""
+                self.note(False, where, f"enum values {_values(new - old)} added{caution}")
 
     def bounds(self, where: str, old: Schema, new: Schema) -> None:
         for keyword, larger_is_stricter in BOUNDS:
@@ -219,14 +223,32 @@ class _Comparison:
         if direction == REQUEST and new_closed and not old_closed and old_props:
             self.note(True, at + (f" field '{field}'" if field else ""), "unknown fields are now rejected")
 
-    # schema views that see through $ref and anyOf/oneOf/allOf (Optional[X] is anyOf [X, null])
+    # schema views that see through $ref, allOf and anyOf/oneOf (Optional[X] is anyOf [X, null])
 
     def branches(self, doc: dict, schema: Schema) -> list[Schema]:
+        """The alternatives a value may match: anyOf/oneOf members, each with its allOf parts merged."""
         schema = _resolve(doc, schema)
-        combined = schema.get("anyOf") or schema.get("oneOf") or schema.get("allOf")
+        if schema.get("allOf"):
+            schema = self.all_of_merged(doc, schema)
+        combined = schema.get("anyOf") or schema.get("oneOf")
         if not combined:
             return [schema]
         return [b for member in combined for b in self.branches(doc, member)]
+
+    def all_of_merged(self, doc: dict, schema: Schema) -> Schema:
+        """allOf: a value matches every part, so the parts' properties and required fields add up."""
+        merged = {k: v for k, v in schema.items() if k != "allOf"}
+        for part in schema["allOf"]:
+            part = _resolve(doc, part)
+            part = self.all_of_merged(doc, part) if part.get("allOf") else part
+            for key, value in part.items():
+                if key == "properties":
+                    merged["properties"] = {**value, **merged.get("properties", {})}
+                elif key == "required":
+                    merged["required"] = sorted({*merged.get("required", []), *value})
+                else:
+                    merged.setdefault(key, value)
+        return merged
 
     def branch_union(self, doc: dict, schema: Schema) -> Schema:
         merged: Schema = {}
@@ -249,6 +271,8 @@ class _Comparison:
                 else:
                     return frozenset()  # one unconstrained branch: anything goes
             found.update([declared] if isinstance(declared, str) else declared)
+            if branch.get("nullable") is True:  # OpenAPI 3.0's spelling of "or null"
+                found.add("null")
         return frozenset(found)
 
     def enum_of(self, doc: dict, schema: Schema) -> set[str] | None:
@@ -279,6 +303,12 @@ class _Comparison:
 
     def items_of(self, doc: dict, schema: Schema) -> Schema | None:
         return next((b["items"] for b in self.branches(doc, schema) if isinstance(b.get("items"), dict)), None)
+
+    def map_values_of(self, doc: dict, schema: Schema) -> Schema | None:
+        """The value schema of a map (dict[str, X] is additionalProperties X)."""
+        branches = self.branches(doc, schema)
+        return next((b["additionalProperties"] for b in branches if isinstance(b.get("additionalProperties"), dict)),
+                    None)
 
 
 def _resolve(doc: dict, schema: Any) -> Any:

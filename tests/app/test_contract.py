@@ -285,3 +285,63 @@ def test_check_rejects_a_missing_or_malformed_contract_clearly(tmp_path, content
     assert result.returncode == 2
     assert result.stderr.startswith("error: ") and message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def composed(doc: dict) -> dict:
+    """The same contract written with allOf (a shared base schema plus extra fields) and an OpenAPI 3.0 style
+    nullable field and a map, as hand-written or generated-by-other-tools documents are."""
+    doc = copy.deepcopy(doc)
+    order, new_order = schemas(doc)["Order"], schemas(doc)["NewOrder"]
+    schemas(doc)["OrderBase"] = {"type": "object", "required": ["sku"], "properties": {"sku": {"type": "string"}}}
+    schemas(doc)["Order"] = {"allOf": [{"$ref": "#/components/schemas/OrderBase"}, {
+        "type": "object", "required": ["id", "total"],
+        "properties": {**{k: v for k, v in order["properties"].items() if k != "sku"},
+                       "discount": {"type": "integer", "nullable": True},
+                       "totals": {"type": "object", "additionalProperties": {"type": "integer"}}}}]}
+    schemas(doc)["NewOrder"] = {"allOf": [{"$ref": "#/components/schemas/OrderBase"}, {
+        "type": "object", "required": ["size"],
+        "properties": {k: v for k, v in new_order["properties"].items() if k != "sku"}}]}
+    return doc
+
+
+def extra_part(doc: dict, name: str) -> dict:
+    return schemas(doc)[name]["allOf"][1]
+
+
+@pytest.mark.parametrize(("change", "edit", "message"), [
+    ("base field of an allOf response no longer always present",
+     mutate(lambda d: schemas(d)["OrderBase"]["required"].remove("sku")),
+     "GET /orders/{order_id} response 200 field 'sku': field is no longer always present"),
+    ("new required field in the base of an allOf request",
+     mutate(lambda d: (schemas(d)["OrderBase"]["properties"].update(region={"type": "string"}),
+                       schemas(d)["OrderBase"]["required"].append("region"))),
+     "POST /orders request body field 'region': new required field"),
+    ("extra field of an allOf request made required",
+     mutate(lambda d: extra_part(d, "NewOrder")["required"].append("note")),
+     "POST /orders request body field 'note': field is now required"),
+    ("OpenAPI 3.0 nullable added to a response field",
+     mutate(lambda d: extra_part(d, "Order")["properties"]["total"].update(nullable=True)),
+     "GET /orders/{order_id} response 200 field 'total': type changed from integer to integer | null"),
+    ("map value type changed in a response",
+     mutate(lambda d: extra_part(d, "Order")["properties"]["totals"]["additionalProperties"].update(type="string")),
+     "GET /orders/{order_id} response 200 field 'totals.*': type changed from integer to string"),
+])
+def test_allof_nullable_and_maps_are_judged_like_plain_schemas(change, edit, message):
+    old = composed(base_document())
+    assert compare(old, old) == []
+    breaking = [str(c) for c in compare(old, edit(old)) if c.breaking]
+    assert message in breaking, breaking
+
+
+def test_a_widened_response_enum_passes_but_warns_strict_clients():
+    old = base_document()
+    new = mutate(lambda d: schemas(d)["Order"]["properties"]["status"]["enum"].append("lost"))(old)
+
+    assert sorted(str(c) for c in compare(old, new)) == [
+        "GET /orders response 200 field '[].status': enum values \"lost\" added (clients that handle every value "
+        "must learn them)",
+        "GET /orders/{order_id} response 200 field 'status': enum values \"lost\" added (clients that handle every "
+        "value must learn them)",
+        "POST /orders response 200 field 'status': enum values \"lost\" added (clients that handle every value must "
+        "learn them)",
+    ]
