@@ -25,6 +25,7 @@ MAX_FAILED_TARGETS = 100  # failed instances read in detail; the counts come fro
 TARGETS_PER_BATCH = 25  # BatchGetDeploymentTargets accepts at most 25 ids
 ALARMS_PER_CALL = 100  # DescribeAlarms accepts at most 100 names
 HISTORY_ITEMS = 20
+MAX_LOG_PAGES = 5  # GetLogEvents pages read backwards for the log tail (a page may come back empty)
 ALARM_TYPES = {"metric": "MetricAlarm", "composite": "CompositeAlarm"}  # our label -> CloudWatch's AlarmType
 DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedException"}
 THROTTLING_CODES = {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
@@ -256,11 +257,21 @@ def _read_build(aws: Aws, handles: Handles, findings: Findings, build_id: str) -
 
 
 def _read_log_tail(aws: Aws, handles: Handles, findings: Findings, group: str, stream: str) -> None:
-    events = aws.call(
-        "logs", "get_log_events", logGroupName=group, logStreamName=stream, limit=handles.log_lines,
-        startFromHead=False,
-    ).get("events", [])
-    lines = [line for e in events for line in e.get("message", "").rstrip("\n").splitlines()]
+    """The last lines of the stream, read backwards from its end. GetLogEvents may answer with a partly full or
+    even empty page before the stream's start, so follow nextBackwardToken until there are enough lines or the
+    token stops changing (the start was reached)."""
+    lines: list[str] = []
+    token = None
+    for _ in range(MAX_LOG_PAGES):
+        page = aws.call(
+            "logs", "get_log_events", logGroupName=group, logStreamName=stream, limit=handles.log_lines,
+            startFromHead=False, **({"nextToken": token} if token else {}),
+        )
+        events = page.get("events", [])
+        lines = [line for e in events for line in e.get("message", "").rstrip("\n").splitlines()] + lines
+        if len(lines) >= handles.log_lines or page.get("nextBackwardToken") in (None, token):
+            break
+        token = page["nextBackwardToken"]
     findings.log_lines = lines[-handles.log_lines :]
 
 
