@@ -110,19 +110,30 @@ def _is_secret(value) -> bool:
     return isinstance(value, dict) and SECRET_SIG in value
 
 
+def _may_equal(before, after) -> bool:
+    """True unless the known parts of `after` differ from `before` (an unknown matches anything)."""
+    if after is UNKNOWN:
+        return True
+    if isinstance(before, dict) and isinstance(after, dict):
+        return before.keys() == after.keys() and all(_may_equal(before[k], after[k]) for k in before)
+    if isinstance(before, list) and isinstance(after, list):
+        return len(before) == len(after) and all(_may_equal(b, a) for b, a in zip(before, after, strict=True))
+    return before == after
+
+
 def changed_properties(planned: Resource, old: BaselineResource) -> list[str]:
-    """The baseline's input properties whose planned value differs. Plans carry outputs, so the deployed output is
-    the value compared (a provider may normalize an input; an unchanged resource keeps its outputs), falling back
-    to the input. Unknowns and secrets are not judged."""
+    """The baseline's input properties whose planned value differs in its known parts. Plans carry outputs, so the
+    deployed output is the value compared (a provider may normalize an input; an unchanged resource keeps its
+    outputs), falling back to the input. Unknowns and secrets are not judged."""
     changed = []
     for key in sorted(old.inputs):
         if key in IGNORED_PROPERTIES:
             continue
         before = old.outputs.get(key, old.inputs[key])
         after = planned.props.get(key)
-        if after is UNKNOWN or _is_secret(before) or _is_secret(after):
+        if _is_secret(before) or _is_secret(after):
             continue
-        if before != after:
+        if not _may_equal(before, after):
             changed.append(key)
     return changed
 

@@ -11,7 +11,7 @@ import pytest
 
 from ops.mockrun import MockRun
 
-from .conftest import edited, of_policy, stack_config_file, write_run_baseline
+from .conftest import UNKNOWN_STRING, edited, of_policy, stack_config_file, write_run_baseline
 
 CHANGE_POLICIES = ("change-budget", "no-stateful-deletion", "outputs-kept", "public-contract-kept")
 REPO = "aws:ecr/repository:Repository"
@@ -108,6 +108,24 @@ def test_updates_count_against_the_budget(policy_runs, analyze, prod_baseline):
 
     messages = of_policy(analyze(plan, config), "change-budget")
 
+    assert len(messages) == 1 and "0 creates, 1 updates, 0 deletes" in messages[0]
+
+
+def test_an_unknown_nested_value_is_not_an_update_but_a_known_difference_next_to_it_is(policy_runs, analyze,
+                                                                                      prod_baseline):
+    config = with_baseline("prod", prod_baseline)
+    config["change-budget"]["budget"] = 0
+    alarm = "aws:cloudwatch/metricAlarm:MetricAlarm"
+
+    def unknown_dimension(props):
+        props["metricQueries"][0]["metric"]["dimensions"]["LoadBalancer"] = UNKNOWN_STRING
+
+    def and_renamed_metric(props):
+        unknown_dimension(props)
+        props["metricQueries"][0]["metric"]["metricName"] = "HTTPCode_ELB_5XX_Count"
+
+    assert of_policy(analyze(edited(policy_runs["prod"], alarm, unknown_dimension), config), "change-budget") == []
+    messages = of_policy(analyze(edited(policy_runs["prod"], alarm, and_renamed_metric), config), "change-budget")
     assert len(messages) == 1 and "0 creates, 1 updates, 0 deletes" in messages[0]
 
 
