@@ -302,6 +302,8 @@ def _read_deployment(aws: Aws, handles: Handles, findings: Findings, action: dic
             names += [a["name"] for a in info.get("alarmConfiguration", {}).get("alarms", [])]
         except Denied as denied:
             findings.gaps.append(f"could not read the deployment group's alarms: missing {denied.permission}")
+        except AwsFault as fault:  # e.g. a --deployment-group that does not exist: the other alarms still count
+            findings.gaps.append(f"could not read the deployment group's alarms: {fault}")
     _optional(findings, _read_alarms, aws, findings, names)
 
 

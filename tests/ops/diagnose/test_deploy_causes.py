@@ -213,3 +213,25 @@ def test_a_deployment_aws_no_longer_keeps_is_a_gap_not_a_crash(account, capsys):
     assert document["gaps"] == [
         "could not read everything: codedeploy:GetDeployment failed: DeploymentDoesNotExistException: "
         f"The deployment {DEPLOYMENT_ID} could not be found."]
+
+
+def test_a_deployment_group_that_cannot_be_read_leaves_a_gap_and_the_stage_alarms_are_still_checked(account, capsys):
+    good, good_actions = good_run(account)
+    started = account.ago(20)
+    actions = [source_ok(started), build_ok(started), _approved(account), deploy_failed(started)]
+    queue_run(account, bad_run(account), actions, last_success=good, last_success_actions=good_actions)
+    codedeploy = account.stub["codedeploy"]
+    info = deployment("HEALTH_CONSTRAINTS", "too many individual instances failed deployment", account.ago(15),
+                      account.ago(3), {"Succeeded": 2, "Failed": 1})
+    codedeploy.add_response("get_deployment", {"deploymentInfo": info}, {"deploymentId": DEPLOYMENT_ID})
+    codedeploy.add_response("list_deployment_targets", {"targetIds": []},
+                            {"deploymentId": DEPLOYMENT_ID, "targetFilters": {"TargetStatus": ["Failed"]}})
+    codedeploy.add_client_error("get_deployment_group", "DeploymentGroupDoesNotExistException",
+                                "No Deployment Group found for name: app-prod-fleet")
+    queue_alarms(account, [COMPOSITE_ALARM], composite=COMPOSITE_ALARM)
+
+    code, document = diagnose_json(capsys)
+
+    assert code == 1
+    assert [a["name"] for a in document["alarms"]] == [COMPOSITE_ALARM]
+    assert any("DeploymentGroupDoesNotExistException" in gap for gap in document["gaps"])
