@@ -18,18 +18,13 @@ def pulumi_executable() -> str:
     return found
 
 
-def run_pulumi(
-    args: Sequence[str],
-    cwd: Path | str | None = None,
-    check: bool = True,
-    capture: bool = True,
-    stdin_text: str | None = None,
-) -> subprocess.CompletedProcess:
-    """Runs `pulumi ARGS` non-interactively. With `check`, a non-zero exit raises OpsError naming the command.
-    `stdin_text` is fed to standard input (how `pulumi config set` takes a value that must not be on argv)."""
+def run_pulumi(args: Sequence[str], cwd: Path | str | None = None, stdin_text: str = "") -> subprocess.CompletedProcess:
+    """Runs `pulumi ARGS` non-interactively; a non-zero exit raises OpsError naming the command. `stdin_text` is
+    its whole standard input (how `pulumi config set` takes a value that must not be on argv); by default an empty
+    one, so nothing can wait on the terminal."""
     command = [pulumi_executable(), *args, "--non-interactive"]
-    result = subprocess.run(command, cwd=cwd, text=True, capture_output=capture, check=False, input=stdin_text)
-    if check and result.returncode != 0:
+    result = subprocess.run(command, cwd=cwd, text=True, capture_output=True, check=False, input=stdin_text)
+    if result.returncode != 0:
         detail = (result.stderr or result.stdout or "").strip().splitlines()
         tail = detail[-1] if detail else f"exit code {result.returncode}"
         raise OpsError(f"`pulumi {' '.join(args)}` failed: {tail}")
