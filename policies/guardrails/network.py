@@ -75,8 +75,7 @@ def _judge(ingress: Ingress, public_ports: set[int]) -> str | None:
     for port, label in NEVER_PUBLIC.items():
         if low <= port <= high:
             return f"{label} (port {port})"
-    outside = [port for port in range(low, min(high, low + 1024) + 1) if port not in public_ports]
-    if outside or high - low > 1024:
+    if any(port not in public_ports for port in range(low, high + 1)):  # stops at the first non-public port
         return f"ports {low}-{high}" if low != high else f"port {low}"
     return None
 
