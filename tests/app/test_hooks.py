@@ -12,6 +12,8 @@ from tests.app.conftest import DIGEST, GIT_SHA, OTHER_DIGEST, REPOSITORY_URI, ru
 from tests.conftest import free_port
 
 IMAGE_URI = f"{REPOSITORY_URI}@{DIGEST}"
+
+
 def wait_until(condition, timeout: float = 10) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
