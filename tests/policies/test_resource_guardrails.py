@@ -216,6 +216,8 @@ def test_a_host_count_config_is_judged_against_the_auto_scaling_group_min_size(p
      {"type": "ingress", "protocol": "tcp", "fromPort": 8080, "toPort": 8080, "cidrBlocks": ["0.0.0.0/0"]}),
     ("vpc rule IPv4", INGRESS_RULE, {"ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "cidrIpv4": "0.0.0.0/0"}),
     ("vpc rule IPv6 all", INGRESS_RULE, {"ipProtocol": "-1", "cidrIpv6": "::/0"}),
+    ("ec2 rule protocol all IPv6", "aws:ec2/securityGroupRule:SecurityGroupRule",
+     {"type": "ingress", "protocol": "all", "fromPort": 0, "toPort": 65535, "ipv6CidrBlocks": ["::/0"]}),
     ("range spanning the public ports", SG, {"ingress": [{"protocol": "tcp", "fromPort": 80, "toPort": 443,
                                                          "cidrBlocks": ["0.0.0.0/0"]}]}),
     ("vpc rule IPv6 spelled 0::/0", INGRESS_RULE, {"ipProtocol": "tcp", "fromPort": 8443, "toPort": 8443,
