@@ -11,6 +11,8 @@ HOOK_VALIDATE_INTERVAL="${HOOK_VALIDATE_INTERVAL:-2}"
 HOOK_HEALTH_HOST="${HOOK_HEALTH_HOST:-127.0.0.1}"
 [[ "$HOOK_VALIDATE_TIMEOUT" =~ ^[0-9]+$ ]] \
   || fail "HOOK_VALIDATE_TIMEOUT must be whole seconds, got '$HOOK_VALIDATE_TIMEOUT'"
+[[ "$HOOK_VALIDATE_INTERVAL" =~ ^[0-9]+([.][0-9]+)?$ ]] \
+  || fail "HOOK_VALIDATE_INTERVAL must be seconds (e.g. 2 or 0.5), got '$HOOK_VALIDATE_INTERVAL'"
 
 load_deploy_env
 read_image

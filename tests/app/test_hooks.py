@@ -7,6 +7,7 @@ import signal
 import time
 
 import httpx
+import pytest
 
 from tests.app.conftest import DIGEST, GIT_SHA, OTHER_DIGEST, REPOSITORY_URI, run_hook
 from tests.conftest import free_port
@@ -60,11 +61,15 @@ def test_validate_service_fails_with_the_last_status_while_the_service_is_unheal
         "ValidateService: /healthz did not return 200 within 1s (last status 503)")
 
 
-def test_validate_service_rejects_a_bad_timeout_setting(bundle, standins):
-    result = run_hook(bundle(), "validate_service.sh", {**standins.env, "HOOK_VALIDATE_TIMEOUT": "soon"})
+@pytest.mark.parametrize(("setting", "message"), [
+    ({"HOOK_VALIDATE_TIMEOUT": "soon"}, "ValidateService: HOOK_VALIDATE_TIMEOUT must be whole seconds, got 'soon'"),
+    ({"HOOK_VALIDATE_INTERVAL": "2s"},
+     "ValidateService: HOOK_VALIDATE_INTERVAL must be seconds (e.g. 2 or 0.5), got '2s'"),
+])
+def test_validate_service_rejects_a_bad_timing_setting(bundle, standins, setting, message):
+    result = run_hook(bundle(), "validate_service.sh", {**standins.env, **setting})
     assert result.returncode == 1
-    assert result.stderr.strip() == (
-        "ValidateService: HOOK_VALIDATE_TIMEOUT must be whole seconds, got 'soon'")
+    assert result.stderr.strip() == message
 
 
 # ApplicationStop
