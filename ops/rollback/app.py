@@ -17,6 +17,7 @@ from ops.argtypes import positive_seconds
 from ops.aws import client
 from ops.errors import OpsError
 from ops.pulumi_cli import stack_handle, stack_outputs
+from ops.rollback.confirm import confirm
 
 ACTIVE = frozenset({"Created", "Queued", "InProgress", "Baking", "Ready"})
 SUCCEEDED = "Succeeded"
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         print("\ndry run: nothing was changed")
         return 0
-    _confirm(args.yes)
+    confirm(args.yes, "Create this deployment?", "create the deployment", "no deployment was created")
     deployment_id = create(codedeploy, application, group, choice)
     print(f"\ncreated deployment {deployment_id}")
     if not args.wait:
@@ -187,15 +188,6 @@ def print_plan(application: str, group: str, choice: Choice) -> None:
     print("  steps:")
     print(f"    1. create a deployment of {group} with that revision (the group's config, alarms and auto-rollback)")
     print("    2. follow it until it succeeds, fails or stops (unless --no-wait)")
-
-
-def _confirm(confirmed: bool) -> None:
-    if confirmed:
-        return
-    if not sys.stdin.isatty():
-        raise OpsError("not confirmed: pass --yes to create the deployment from a non-interactive session")
-    if input("\nCreate this deployment? [y/N] ").strip().lower() not in ("y", "yes"):
-        raise OpsError("cancelled: no deployment was created", exit_code=EXIT_FAILED)
 
 
 def create(codedeploy, application: str, group: str, choice: Choice) -> str:

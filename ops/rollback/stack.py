@@ -20,6 +20,7 @@ from pathlib import Path
 from ops.errors import OpsError
 from ops.pulumi_cli import pulumi_executable, run_pulumi_streaming
 from ops.rollback import config as stack_config
+from ops.rollback.confirm import confirm
 from ops.rollback.worktree import Checkout, find_checkout, worktree_at
 from ops.stack_history import Entry, choose_target, read_history, update_in_progress
 
@@ -184,7 +185,7 @@ def execute(plan: Plan, confirmed: bool) -> int:
         saved = stack_config.snapshot(config_path)
         try:
             _restore_and_preview(plan, run_dir)
-            _confirm(confirmed)
+            confirm(confirmed, "Run `pulumi up` to apply this rollback?", "run `pulumi up`", "`pulumi up` was not run")
         except BaseException:
             stack_config.put_back(config_path, saved)
             print("nothing was applied: the stack config file is as it was", file=sys.stderr)
@@ -211,16 +212,6 @@ def _restore_and_preview(plan: Plan, run_dir: Path) -> None:
     print(f"    {len(changes)} key(s) written or removed")
     print("\n==> pulumi preview")
     _stream_step("pulumi preview", ["preview", "--stack", plan.stack], run_dir, plan)
-
-
-def _confirm(confirmed: bool) -> None:
-    if confirmed:
-        return
-    if not sys.stdin.isatty():
-        raise OpsError("not confirmed: pass --yes to run `pulumi up` from a non-interactive session")
-    answer = input("\nRun `pulumi up` to apply this rollback? [y/N] ").strip().lower()
-    if answer not in ("y", "yes"):
-        raise OpsError("cancelled: `pulumi up` was not run", exit_code=1)
 
 
 def _up(plan: Plan, run_dir: Path) -> None:
