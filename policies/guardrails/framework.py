@@ -58,6 +58,11 @@ def with_defaults(schema: dict[str, dict], given: Any) -> dict:
     return config
 
 
+def _policy(kind: type, name: str, description: str, validate: Callable, schema: dict, level: EnforcementLevel):
+    return kind(name=name, description=description, validate=validate, enforcement_level=level,
+                config_schema=PolicyConfigSchema(properties=schema) if schema else None)
+
+
 def resource_policy(
     name: str,
     description: str,
@@ -78,13 +83,7 @@ def resource_policy(
         check(resource, with_defaults(schema, args.get_config()), findings)
         findings.finish()
 
-    return ResourceValidationPolicy(
-        name=name,
-        description=description,
-        validate=validate,
-        enforcement_level=level,
-        config_schema=PolicyConfigSchema(properties=schema) if schema else None,
-    )
+    return _policy(ResourceValidationPolicy, name, description, validate, schema, level)
 
 
 def stack_resources(args: StackValidationArgs, types: Iterable[str] | None = None) -> list[Resource]:
@@ -118,10 +117,4 @@ def stack_policy(
         check(args, with_defaults(schema, args.get_config()), findings)
         findings.finish()
 
-    return StackValidationPolicy(
-        name=name,
-        description=description,
-        validate=validate,
-        enforcement_level=level,
-        config_schema=PolicyConfigSchema(properties=schema) if schema else None,
-    )
+    return _policy(StackValidationPolicy, name, description, validate, schema, level)
