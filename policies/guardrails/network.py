@@ -1,13 +1,18 @@
-"""Security groups, in every form pulumi-aws offers (inline ingress blocks on SecurityGroup, SecurityGroupRule,
-vpc.SecurityGroupIngressRule), IPv4 and IPv6: nothing is open to the world except the configured public ports,
-and never SSH, RDP or all ports."""
+"""Security groups, in every form pulumi-aws offers (inline ingress blocks on SecurityGroup and on a VPC's
+DefaultSecurityGroup, SecurityGroupRule, vpc.SecurityGroupIngressRule), IPv4 and IPv6: nothing is open to the
+world except the configured public ports, and never SSH, RDP or all ports."""
 
 from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
 
-from guardrails.aws_types import SECURITY_GROUP, SECURITY_GROUP_INGRESS_RULE, SECURITY_GROUP_RULE
+from guardrails.aws_types import (
+    DEFAULT_SECURITY_GROUP,
+    SECURITY_GROUP,
+    SECURITY_GROUP_INGRESS_RULE,
+    SECURITY_GROUP_RULE,
+)
 from guardrails.framework import Resource, resource_policy
 from guardrails.values import UNKNOWN, Findings, as_list, get
 
@@ -43,7 +48,7 @@ def _is_world(cidr: object) -> bool:
 
 def _ingresses(resource: Resource, findings: Findings) -> list[Ingress]:
     props = resource.props
-    if resource.type == SECURITY_GROUP:
+    if resource.type in (SECURITY_GROUP, DEFAULT_SECURITY_GROUP):
         blocks = get(props, "ingress", default=[])
         if blocks is UNKNOWN:
             return [Ingress("ingress", UNKNOWN, UNKNOWN, UNKNOWN, [UNKNOWN])]
@@ -106,7 +111,7 @@ POLICIES = [
         "security-group-no-world-ingress",
         "Security groups open only the public ports (default 80, 443) to 0.0.0.0/0 or ::/0; never SSH, RDP or all "
         "ports.",
-        [SECURITY_GROUP, SECURITY_GROUP_RULE, SECURITY_GROUP_INGRESS_RULE],
+        [SECURITY_GROUP, DEFAULT_SECURITY_GROUP, SECURITY_GROUP_RULE, SECURITY_GROUP_INGRESS_RULE],
         check_no_world_ingress,
         {
             "publicPorts": {
