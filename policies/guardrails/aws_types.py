@@ -36,6 +36,12 @@ IAM_INLINE_POLICIES = frozenset({
     "aws:iam/userPolicy:UserPolicy",
     "aws:iam/groupPolicy:GroupPolicy",
 })
+IAM_POLICY_ATTACHMENTS = frozenset({
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:iam/userPolicyAttachment:UserPolicyAttachment",
+    "aws:iam/groupPolicyAttachment:GroupPolicyAttachment",
+    "aws:iam/policyAttachment:PolicyAttachment",
+})
 
 LB_LISTENERS = frozenset({"aws:lb/listener:Listener", "aws:alb/listener:Listener"})
 LB_TARGET_GROUPS = frozenset({"aws:lb/targetGroup:TargetGroup", "aws:alb/targetGroup:TargetGroup"})

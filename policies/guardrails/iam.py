@@ -1,17 +1,20 @@
 """IAM, in every form (managed Policy, RolePolicy/UserPolicy/GroupPolicy, a Role's inline policies): no Allow of
 `*` or `service:*` on `*`, no `iam:PassRole` on `*`, and on Resource `*` only the configured actions that AWS
-grants on `*` alone (such as ecr:GetAuthorizationToken)."""
+grants on `*` alone (such as ecr:GetAuthorizationToken). Attaching an AWS-managed policy that is as broad
+(AdministratorAccess and the like, by policy attachment or a Role's managedPolicyArns) is the same grant."""
 
 from __future__ import annotations
 
 import fnmatch
 import json
+import re
 
-from guardrails.aws_types import IAM_INLINE_POLICIES, IAM_POLICY, IAM_ROLE
+from guardrails.aws_types import IAM_INLINE_POLICIES, IAM_POLICY, IAM_POLICY_ATTACHMENTS, IAM_ROLE
 from guardrails.framework import Resource, resource_policy
 from guardrails.values import UNKNOWN, Findings, as_list, get
 
 PASS_ROLE = "iam:passrole"
+AWS_MANAGED_POLICY = re.compile(r"arn:aws[a-z-]*:iam::aws:policy/(?:[^/]+/)*([^/]+)")
 
 
 def _documents(resource: Resource) -> list[tuple[str, object]]:
@@ -67,8 +70,28 @@ def _judge_statement(statement: dict, allowed_on_any: list[str], findings: Findi
     return [problem for problem in problems if problem]
 
 
+def _attached_policy_arns(resource: Resource) -> tuple[str, object]:
+    if resource.type == IAM_ROLE:
+        return "managedPolicyArns", as_list(get(resource.props, "managedPolicyArns"))
+    if resource.type in IAM_POLICY_ATTACHMENTS:
+        return "policyArn", as_list(get(resource.props, "policyArn"))
+    return "", []
+
+
+def _check_attachments(resource: Resource, forbidden: set[str], findings: Findings) -> None:
+    where, arns = _attached_policy_arns(resource)
+    if not findings.known(arns, where):
+        return
+    for arn in arns:
+        match = AWS_MANAGED_POLICY.fullmatch(arn) if findings.known(arn, where) and isinstance(arn, str) else None
+        if match and match.group(1) in forbidden:
+            findings.violation(f"{resource.type.split(':')[-1]} '{resource.name}' attaches the AWS-managed policy "
+                               f"{match.group(1)} ({where}), which is as broad as * on *; attach a scoped policy")
+
+
 def check_no_wildcards(resource: Resource, config: dict, findings: Findings) -> None:
     allowed_on_any = list(config["actionsAllowedOnAnyResource"])
+    _check_attachments(resource, set(config["forbiddenManagedPolicies"]), findings)
     for where, document in _documents(resource):
         if not findings.known(document, where) or document is None:
             continue
@@ -90,8 +113,8 @@ POLICIES = [
     resource_policy(
         "iam-least-privilege",
         "IAM policies never allow * or service:* on *, nor iam:PassRole on *; Resource * only for the actions AWS "
-        "grants on * alone.",
-        sorted({IAM_POLICY, IAM_ROLE, *IAM_INLINE_POLICIES}),
+        "grants on * alone; no admin-like AWS-managed policy attached.",
+        sorted({IAM_POLICY, IAM_ROLE, *IAM_INLINE_POLICIES, *IAM_POLICY_ATTACHMENTS}),
         check_no_wildcards,
         {
             "actionsAllowedOnAnyResource": {
@@ -114,7 +137,14 @@ POLICIES = [
                     "sts:GetCallerIdentity",
                 ],
                 "description": "Actions that AWS only grants on Resource * (no resource-level permissions).",
-            }
+            },
+            "forbiddenManagedPolicies": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": ["AdministratorAccess", "PowerUserAccess", "IAMFullAccess"],
+                "description": "AWS-managed policies (by name) that must not be attached: they grant * or "
+                "service:* on *.",
+            },
         },
     ),
 ]

@@ -302,6 +302,33 @@ def test_a_policy_given_as_an_object_with_a_single_statement_is_judged(statement
     assert len(messages) == 1 and fragment in messages[0], messages
 
 
+@pytest.mark.parametrize(("type_", "inputs", "fragment"), [
+    ("aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+     {"role": "r", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"},
+     "RolePolicyAttachment 'admin' attaches the AWS-managed policy AdministratorAccess (policyArn)"),
+    ("aws:iam/role:Role", {"managedPolicyArns": ["arn:aws-us-gov:iam::aws:policy/PowerUserAccess"]},
+     "Role 'admin' attaches the AWS-managed policy PowerUserAccess (managedPolicyArns)"),
+])
+def test_attaching_an_admin_like_aws_managed_policy_is_a_violation(type_, inputs, fragment, policy_runs, analyze):
+    run = policy_runs["prod"]
+    attachment = Registration(urn=child_urn(run, type_, "admin"), type=type_, name="admin", inputs=inputs)
+
+    messages = of_policy(analyze(add_resource(run, attachment)), "iam-least-privilege")
+
+    assert len(messages) == 1 and fragment in messages[0], messages
+
+
+def test_scoped_and_customer_managed_policy_attachments_are_fine(policy_runs, analyze):
+    run = policy_runs["prod"]
+    type_ = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+    for name, arn in [("ssm", "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"),
+                      ("own", "arn:aws:iam::123456789012:policy/AdministratorAccess")]:  # its document is judged
+        run = add_resource(run, Registration(urn=child_urn(run, type_, name), type=type_, name=name,
+                                             inputs={"role": "r", "policyArn": arn}))
+
+    assert analyze(run).diagnostics == []
+
+
 def test_deny_statements_and_scoped_resources_are_fine(policy_runs, analyze):
     run = edited(policy_runs["prod"], ROLE_POLICY, rule_statement("s3:*", "arn:aws:s3:::bucket/*"))
     document = json.loads(next(r for r in run.resources if r.type == ROLE_POLICY).inputs["policy"])
