@@ -23,7 +23,9 @@ def check_auto_rollback(group: Resource, config: dict, findings: Findings) -> No
                            "autoRollbackConfiguration")
     if findings.known(events, "autoRollbackConfiguration.events"):
         missing = [event for event in REQUIRED_ROLLBACK_EVENTS if event not in events]
-        if missing:
+        if missing and UNKNOWN in events:  # the unknown one may be what is missing
+            findings.unknown("autoRollbackConfiguration.events[]")
+        elif missing:
             findings.violation(f"deployment group '{group.name}' does not roll back on {', '.join(missing)}")
 
 

@@ -3,6 +3,10 @@ what is known, reports known violations at their level, and adds one advisory no
 
 from __future__ import annotations
 
+import copy
+import json
+
+from ops.analyzer import analyze_resources
 from ops.mockrun import Registration
 
 from .conftest import UNKNOWN_STRING, add_resource, child_urn, edited, of_policy, stack_config_file
@@ -104,3 +108,48 @@ def test_an_unknown_count_in_a_lifecycle_policy_object_is_named_not_judged(polic
     notes = of_policy(analyze(run, stack_config_file("prod")), "ecr-lifecycle-keeps-rollback-targets")
 
     assert len(notes) == 1 and "policy.rules[0].selection" in notes[0] and "during preview" in notes[0]
+
+
+# The types the resource guardrails judge (stack guardrails are covered by the cases above).
+JUDGED_TYPES = {
+    "aws:ecr/repository:Repository", "aws:ecr/lifecyclePolicy:LifecyclePolicy", "aws:codebuild/project:Project",
+    "aws:codedeploy/deploymentGroup:DeploymentGroup", "aws:codepipeline/pipeline:Pipeline",
+    "aws:ec2/launchTemplate:LaunchTemplate", "aws:ec2/securityGroup:SecurityGroup",
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+    "aws:iam/policy:Policy", "aws:iam/rolePolicy:RolePolicy", "aws:iam/role:Role",
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+}
+
+
+def _paths(value, path=()):
+    """Every path to a value inside `value` (not `value` itself)."""
+    children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else []
+    for key, child in children:
+        yield (*path, key)
+        yield from _paths(child, (*path, key))
+
+
+def _with_unknown(inputs: dict, path: tuple) -> dict:
+    changed = copy.deepcopy(inputs)
+    target = changed
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = UNKNOWN_STRING
+    return changed
+
+
+def test_no_single_unknown_anywhere_in_the_plan_crashes_a_guardrail_or_becomes_a_violation(policy_runs, pack):
+    """Each value of each judged resource of the prod plan made unknown in turn (policy documents as objects, so
+    the unknown can sit inside a statement): the pack answers, and only with advisory notes."""
+    levels = {name: level for name, (level, _) in pack.configure(stack_config_file("prod")).items()}
+    tried = 0
+    for resource in (r for r in policy_runs["prod"].resources if r.type in JUDGED_TYPES):
+        inputs = {key: json.loads(value) if key == "policy" and isinstance(value, str) else value
+                  for key, value in resource.inputs.items()}
+        for path in _paths(inputs):
+            variant = copy.deepcopy(resource)
+            variant.inputs = _with_unknown(inputs, path)
+            report = analyze_resources(pack, [variant], None, levels)
+            tried += 1
+            assert {d.level for d in report.diagnostics} <= {"advisory"}, (resource.name, path, report.diagnostics)
+    assert tried > 500
