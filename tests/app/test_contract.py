@@ -345,3 +345,26 @@ def test_a_widened_response_enum_passes_but_warns_strict_clients():
         "POST /orders response 200 field 'status': enum values \"lost\" added (clients that handle every value must "
         "learn them)",
     ]
+
+
+def test_a_chain_of_refs_is_followed_to_the_schema_that_changed():
+    old = base_document()
+    schemas(old)["SizeAlias"] = {"$ref": "#/components/schemas/Size"}
+    schemas(old)["NewOrder"]["properties"]["size"] = {"$ref": "#/components/schemas/SizeAlias"}
+    new = mutate(lambda d: schemas(d)["Size"]["enum"].remove("L"))(old)
+
+    assert [str(c) for c in compare(old, new) if c.breaking] == [
+        "POST /orders request body field 'size': enum narrowed: values \"L\" removed"]
+
+
+def test_a_dangling_ref_in_the_contract_is_bad_input_not_a_traceback(tmp_path):
+    document = json.loads(CONTRACT.read_text())
+    operation = next(iter(document["paths"]["/api/v1/quotes"].values()))
+    operation["responses"]["200"]["content"]["application/json"]["schema"] = {"$ref": "#/components/schemas/Gone"}
+    contract = tmp_path / "c.json"
+    contract.write_text(json.dumps(document))
+
+    result = run_contract("--contract", str(contract), "check")
+
+    assert result.returncode == 2
+    assert result.stderr == "error: $ref '#/components/schemas/Gone' points at nothing in the document\n"
