@@ -1,7 +1,8 @@
 """IAM, in every form (managed Policy, RolePolicy/UserPolicy/GroupPolicy, a Role's inline policies): no Allow of
 `*` or `service:*` on `*`, no `iam:PassRole` on `*`, and on Resource `*` only the configured actions that AWS
 grants on `*` alone (such as ecr:GetAuthorizationToken). Attaching an AWS-managed policy that is as broad
-(AdministratorAccess and the like, by policy attachment or a Role's managedPolicyArns) is the same grant."""
+(AdministratorAccess and the like, by policy attachment or a Role's managedPolicyArns) is the same grant, and a
+role that any AWS principal may assume (trust Principal * without a Condition) hands its grants to everyone."""
 
 from __future__ import annotations
 
@@ -89,9 +90,36 @@ def _check_attachments(resource: Resource, forbidden: set[str], findings: Findin
                                f"{match.group(1)} ({where}), which is as broad as * on *; attach a scoped policy")
 
 
+def _check_trust(role: Resource, findings: Findings) -> None:
+    """A role's trust policy must not let any AWS principal assume it without a Condition."""
+    document = get(role.props, "assumeRolePolicy")
+    if not findings.known(document, "assumeRolePolicy") or document is None:
+        return
+    try:
+        statements = _statements(document)
+    except (ValueError, TypeError):
+        findings.violation(f"Role '{role.name}' assumeRolePolicy is not a JSON policy")
+        return
+    for index, statement in enumerate(statements):
+        where = f"assumeRolePolicy statement #{index}"
+        if not findings.known(statement, where) or not isinstance(statement, dict):
+            continue
+        effect, principal, condition = (statement.get(key) for key in ("Effect", "Principal", "Condition"))
+        if not findings.known(effect, f"{where}.Effect") or effect != "Allow":
+            continue
+        principals = as_list(get(principal, "AWS") if isinstance(principal, dict) else principal)
+        if not findings.known(principals, f"{where}.Principal") or not findings.known(condition, f"{where}.Condition"):
+            continue
+        if "*" in principals and not condition:
+            findings.violation(f"Role '{role.name}' {where} lets any AWS principal assume it (Principal *); name the "
+                               "service or account, or add a Condition")
+
+
 def check_no_wildcards(resource: Resource, config: dict, findings: Findings) -> None:
     allowed_on_any = list(config["actionsAllowedOnAnyResource"])
     _check_attachments(resource, set(config["forbiddenManagedPolicies"]), findings)
+    if resource.type == IAM_ROLE:
+        _check_trust(resource, findings)
     for where, document in _documents(resource):
         if not findings.known(document, where) or document is None:
             continue
@@ -113,7 +141,7 @@ POLICIES = [
     resource_policy(
         "iam-least-privilege",
         "IAM policies never allow * or service:* on *, nor iam:PassRole on *; Resource * only for the actions AWS "
-        "grants on * alone; no admin-like AWS-managed policy attached.",
+        "grants on * alone; no admin-like AWS-managed policy attached; no role anyone may assume.",
         sorted({IAM_POLICY, IAM_ROLE, *IAM_INLINE_POLICIES, *IAM_POLICY_ATTACHMENTS}),
         check_no_wildcards,
         {

@@ -329,6 +329,30 @@ def test_scoped_and_customer_managed_policy_attachments_are_fine(policy_runs, an
     assert analyze(run).diagnostics == []
 
 
+def trust(principal, condition=None) -> str:
+    statement = {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": principal}
+    return json.dumps({"Version": "2012-10-17", "Statement": [{**statement, "Condition": condition} if condition
+                                                              else statement]})
+
+
+@pytest.mark.parametrize(("principal", "condition", "violates"), [
+    ({"AWS": "*"}, None, True),
+    ("*", None, True),
+    ({"AWS": ["arn:aws:iam::123456789012:root", "*"]}, None, True),
+    ({"AWS": "*"}, {"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}, False),
+    ({"AWS": "arn:aws:iam::123456789012:root"}, None, False),
+])
+def test_a_role_anyone_may_assume_is_a_violation(principal, condition, violates, policy_runs, analyze):
+    run = policy_runs["prod"]
+    role = Registration(urn=child_urn(run, "aws:iam/role:Role", "open"), type="aws:iam/role:Role", name="open",
+                        inputs={"assumeRolePolicy": trust(principal, condition)})
+
+    messages = of_policy(analyze(add_resource(run, role)), "iam-least-privilege")
+
+    assert messages == (["Role 'open' assumeRolePolicy statement #0 lets any AWS principal assume it (Principal *); "
+                         "name the service or account, or add a Condition"] if violates else [])
+
+
 def test_deny_statements_and_scoped_resources_are_fine(policy_runs, analyze):
     run = edited(policy_runs["prod"], ROLE_POLICY, rule_statement("s3:*", "arn:aws:s3:::bucket/*"))
     document = json.loads(next(r for r in run.resources if r.type == ROLE_POLICY).inputs["policy"])

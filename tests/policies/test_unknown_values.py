@@ -144,7 +144,7 @@ def test_no_single_unknown_anywhere_in_the_plan_crashes_a_guardrail_or_becomes_a
     levels = {name: level for name, (level, _) in pack.configure(stack_config_file("prod")).items()}
     tried = 0
     for resource in (r for r in policy_runs["prod"].resources if r.type in JUDGED_TYPES):
-        inputs = {key: json.loads(value) if key == "policy" and isinstance(value, str) else value
+        inputs = {key: json.loads(value) if key in ("policy", "assumeRolePolicy") and isinstance(value, str) else value
                   for key, value in resource.inputs.items()}
         for path in _paths(inputs):
             variant = copy.deepcopy(resource)
