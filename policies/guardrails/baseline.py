@@ -133,7 +133,7 @@ def changed_properties(planned: Resource, old: BaselineResource) -> list[str]:
         after = planned.props.get(key)
         if _is_secret(before) or _is_secret(after):
             continue
-        if not _may_equal(before, after):
+        if before != after and not _may_equal(before, after):  # the plain comparison first: it is much faster
             changed.append(key)
     return changed
 
