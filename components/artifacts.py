@@ -1,4 +1,10 @@
-"""Artifact store: the S3 bucket CodePipeline passes source and build artifacts through."""
+"""Artifact store: the S3 bucket CodePipeline passes source and build artifacts through.
+
+Current objects never expire. A build's bundle is the revision CodeDeploy installs on every instance that Auto
+Scaling launches, and the one it rolls back to, for as long as that release is the last good one; an expiration
+rule on current objects would delete it after a quiet spell, and every scale-out, instance refresh and rollback
+would then fail (docs/aws-behaviour.md, B13, B14). Only noncurrent versions (overwritten or deleted objects,
+which no deployment names) expire."""
 
 from __future__ import annotations
 
@@ -17,7 +23,11 @@ BUCKET_ACTIONS = ("s3:GetBucketAcl", "s3:GetBucketLocation", "s3:GetBucketVersio
 @dataclass
 class ArtifactStoreArgs:
     retention_days: int = 90
-    """Artifacts (and noncurrent versions) older than this expire."""
+    """Noncurrent object versions expire this many days after they stop being current."""
+
+    def __post_init__(self):
+        if not 1 <= self.retention_days <= 3650:
+            raise ValueError(f"retention_days must be 1-3650, got {self.retention_days}")
 
 
 class ArtifactStore(pulumi.ComponentResource):
@@ -43,10 +53,9 @@ class ArtifactStore(pulumi.ComponentResource):
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle", bucket=self.bucket.id,
             rules=[{
-                "id": "expire-old-artifacts",
+                "id": "expire-noncurrent-versions",
                 "status": "Enabled",
                 "filter": {},
-                "expiration": {"days": args.retention_days},
                 "noncurrent_version_expiration": {"noncurrent_days": args.retention_days},
                 "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
             }],

@@ -28,6 +28,8 @@ class ImageBuildArgs:
     log_retention_days: int = 30
     app_port: int = 8080
     drill_failure_rate: float = 0.0
+    bake_minutes: int = 30
+    """How long the last wave bakes under the alarms; travels to the instances in the bundle's deploy.env."""
     compute_type: str = "BUILD_GENERAL1_SMALL"
 
 
@@ -77,6 +79,7 @@ class ImageBuild(pulumi.ComponentResource):
             "APP_PORT": str(args.app_port),
             "APP_LOG_GROUP": args.app_log_group_name,
             "DRILL_FAILURE_RATE": f"{args.drill_failure_rate:g}",
+            "BAKE_MINUTES": str(args.bake_minutes),
         }
         return [{"name": key, "value": value, "type": "PLAINTEXT"} for key, value in plain.items()]
 

@@ -1,6 +1,12 @@
 """App fleet: an internet-facing ALB in front of an Auto Scaling group of Amazon Linux 2023 instances that run
 the app container. Instances take traffic only from the ALB; launch-template changes roll out gradually
-through an instance refresh that keeps the same healthy share as deployments."""
+through an instance refresh that keeps the same healthy share as deployments.
+
+Health: the group replaces an instance when EC2 says it is impaired, or when the instance itself reports that
+the release it runs stopped answering /healthz (components/fleet_health_report.sh). It does not use the load
+balancer's health check, because an instance that has no release yet (a new stack, before its first deployment)
+fails that check by design and would be replaced in a loop, failing the first deployment that races it
+(docs/aws-behaviour.md, B9, B10). The load balancer still routes only to targets that pass /healthz."""
 
 from __future__ import annotations
 
@@ -20,6 +26,8 @@ from components.registry import ImageRegistry
 AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 HEALTH_CHECK_PATH = "/healthz"
 USER_DATA = Path(__file__).with_name("fleet_user_data.sh")
+HEALTH_REPORT = Path(__file__).with_name("fleet_health_report.sh")
+HEALTH_REPORT_PLACEHOLDER = "@HEALTH_REPORT_SCRIPT@"
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
 
@@ -47,8 +55,9 @@ class AppFleet(pulumi.ComponentResource):
         alb_sg, instance_sg = self._security_groups(args)
         self._load_balancer(args, alb_sg)
         profile = self._instance_profile(args)
-        template = self._launch_template(args, instance_sg, profile)
-        self._auto_scaling_group(args, template)
+        self.launch_template = self._launch_template(args, instance_sg, profile)
+        self._auto_scaling_group(args, self.launch_template)
+        self._grant_health_reports(args)
         self.register_outputs({
             "albDnsName": self.alb.dns_name, "url": self.url, "targetGroupName": self.target_group.name,
             "autoScalingGroupName": self.group.name, "appLogGroupName": self.app_log_group.name,
@@ -149,7 +158,7 @@ class AppFleet(pulumi.ComponentResource):
                 "volume_size": args.root_volume_gb, "volume_type": "gp3", "encrypted": "true",
                 "delete_on_termination": "true"}}],
             monitoring={"enabled": True},  # one-minute metrics for the CPU alarm
-            user_data=base64.b64encode(USER_DATA.read_bytes()).decode(),
+            user_data=base64.b64encode(user_data().encode()).decode(),
             update_default_version=True,
             opts=self._child(depends_on=self._grants),
         )
@@ -161,10 +170,23 @@ class AppFleet(pulumi.ComponentResource):
             vpc_zone_identifiers=args.network.subnet_ids,
             launch_template={"id": template.id, "version": template.latest_version.apply(str)},
             target_group_arns=[self.target_group.arn],
-            health_check_type="ELB",
+            health_check_type="EC2",  # plus the instances' own reports; see the module docstring
             health_check_grace_period=300,
             instance_refresh={"strategy": "Rolling", "preferences": {
                 "min_healthy_percentage": args.min_healthy_percent, "instance_warmup": "300",
                 "auto_rollback": True}},
             opts=self._child(),
         )
+
+    def _grant_health_reports(self, args: AppFleetArgs) -> None:
+        """An instance may mark itself (any instance of this group, as IAM cannot tell them apart) unhealthy."""
+        group_arn = args.context.arn("autoscaling", pulumi.Output.concat(
+            "autoScalingGroup:*:autoScalingGroupName/", self.group.name))
+        iam.inline_policy(f"{self._name}-health-reports", self.role, [
+            iam.statement(["autoscaling:SetInstanceHealth"], [group_arn], sid="ReportOwnHealth"),
+        ], parent=self)
+
+
+def user_data() -> str:
+    """The boot script, with the health reporter it installs embedded."""
+    return USER_DATA.read_text().replace(HEALTH_REPORT_PLACEHOLDER, HEALTH_REPORT.read_text().rstrip("\n"))

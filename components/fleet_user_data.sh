@@ -1,5 +1,5 @@
 #!/bin/bash
-# Boot script for the app instances (Amazon Linux 2023): docker and the CodeDeploy agent, nothing else.
+# Boot script for the app instances (Amazon Linux 2023): docker, the CodeDeploy agent and the health reporter.
 # The app itself arrives through CodeDeploy, which also replays the last good revision on new instances.
 set -euo pipefail
 
@@ -16,3 +16,32 @@ chmod +x "${installer}"
 "${installer}" auto
 rm -f "${installer}"
 systemctl enable --now codedeploy-agent
+
+# The health reporter (components/fleet_health_report.sh), run every 30 s once the instance is up.
+install -d -m 0755 /var/lib/app-health
+cat >/usr/local/sbin/app-health-report <<'REPORTER'
+@HEALTH_REPORT_SCRIPT@
+REPORTER
+chmod 0755 /usr/local/sbin/app-health-report
+cat >/etc/systemd/system/app-health-report.service <<'UNIT'
+[Unit]
+Description=Report this instance Unhealthy to Auto Scaling when its validated release stops answering /healthz
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/app-health-report
+UNIT
+cat >/etc/systemd/system/app-health-report.timer <<'UNIT'
+[Unit]
+Description=Check the app's health every 30 seconds
+
+[Timer]
+OnBootSec=60
+OnUnitActiveSec=30
+AccuracySec=5
+
+[Install]
+WantedBy=timers.target
+UNIT
+systemctl daemon-reload
+systemctl enable --now app-health-report.timer

@@ -11,13 +11,23 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_aws as aws
 
-# Actions AWS only authorizes on "*": no resource-level permissions exist for them.
+# Actions granted on "*": AWS has no resource-level permission for them, or (cited in docs/aws-behaviour.md)
+# AWS documents "*" as the only scope under which they fully work.
 AWS_STAR_ONLY_ACTIONS = frozenset({
     "ecr:GetAuthorizationToken",
+    "cloudwatch:DescribeAlarms",  # composite alarms are returned only on "*" (docs/aws-behaviour.md, B1)
     "ec2:DescribeInstances",
     "ec2:DescribeInstanceStatus",
     "autoscaling:DescribeAutoScalingGroups",
+    "autoscaling:DescribeAutoScalingInstances",
     "autoscaling:DescribeLifecycleHooks",
+    "autoscaling:DescribeNotificationConfigurations",
+    "autoscaling:DescribePolicies",
+    "autoscaling:DescribeScalingActivities",
+    "autoscaling:DescribeScheduledActions",
+    "elasticloadbalancing:DescribeLoadBalancerAttributes",
+    "elasticloadbalancing:DescribeLoadBalancers",
+    "elasticloadbalancing:DescribeTargetGroupAttributes",
     "elasticloadbalancing:DescribeTargetGroups",
     "elasticloadbalancing:DescribeTargetHealth",
     "tag:GetResources",
@@ -30,6 +40,11 @@ def statement(actions: Sequence[str], resources: Sequence[pulumi.Input[str]], si
     if sid:
         entry["Sid"] = sid
     return entry
+
+
+def condition(entry: dict, conditions: dict) -> dict:
+    """`entry` (a statement) that applies only when `conditions` hold."""
+    return {**entry, "Condition": conditions}
 
 
 def policy_json(statements: Sequence[dict]) -> pulumi.Output[str]:

@@ -7,7 +7,8 @@ import pulumi_aws as aws
 
 from components import iam
 
-WRITE_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams")
+STREAM_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")  # scoped to log streams (AWS's catalogue)
+GROUP_ACTIONS = ("logs:DescribeLogStreams",)  # scoped to the log group itself
 
 
 def log_group(name: str, retention_days: int, parent: pulumi.Resource) -> aws.cloudwatch.LogGroup:
@@ -18,7 +19,9 @@ def log_group(name: str, retention_days: int, parent: pulumi.Resource) -> aws.cl
 
 def grant_write(name: str, role: aws.iam.Role, group: aws.cloudwatch.LogGroup,
                 parent: pulumi.Resource) -> aws.iam.RolePolicy:
-    """Create streams in, and write to, this one group (the ARN with `:*` covers its streams)."""
+    """Create streams in, and write to, this one group. Each action gets the resource type AWS authorizes it on:
+    a grant on another type would silently allow nothing (tests/components/test_iam_catalogue.py)."""
     return iam.inline_policy(name, role, [
-        iam.statement(WRITE_ACTIONS, [group.arn, pulumi.Output.concat(group.arn, ":*")], sid="OwnLogs"),
+        iam.statement(STREAM_ACTIONS, [pulumi.Output.concat(group.arn, ":log-stream:*")], sid="OwnLogStreams"),
+        iam.statement(GROUP_ACTIONS, [group.arn], sid="OwnLogGroup"),
     ], parent=parent)

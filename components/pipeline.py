@@ -1,6 +1,10 @@
 """Delivery pipeline: CodePipeline V2 from GitHub (through a CodeConnections connection) to the CodeBuild
-project, an optional manual approval, and CodeDeploy. The deploy stage rolls back when it fails, and after it
-succeeds it bakes: the composite alarm is watched for the bake time and an ALARM rolls the stage back."""
+project, an optional manual approval, and CodeDeploy.
+
+The deploy action succeeds only when CodeDeploy's deployment does, and that deployment stays in progress until
+the last wave has baked under the alarms (components/deployment.py). CodeDeploy owns every automatic rollback,
+so the deploy stage fails without rolling back itself: a stage rollback would start a second deployment into a
+group that allows one at a time (docs/aws-behaviour.md, B8)."""
 
 from __future__ import annotations
 
@@ -32,7 +36,6 @@ class DeliveryPipelineArgs:
     connection_arn: str | None = None
     """An existing CodeConnections connection; unset creates one (confirm it once in the console)."""
     approval_required: bool = True
-    bake_minutes: int = 30
     execution_mode: str = "SUPERSEDED"
 
 
@@ -79,12 +82,11 @@ class DeliveryPipeline(pulumi.ComponentResource):
             args.artifacts.grant_read_write(f"{self._name}-artifacts", self.role),
             args.build.grant_start(f"{self._name}-build", self.role),
             args.deployment.grant_deploy(f"{self._name}-deploy", self.role, args.context),
-            args.alarms.grant_describe(f"{self._name}-bake-alarm", self.role),
-            # The source action uses the connection; both service prefixes name the same connections.
-            iam.inline_policy(f"{self._name}-connection", self.role, [
-                iam.statement(["codeconnections:UseConnection", "codestar-connections:UseConnection"],
-                              [self.connection_arn], sid="GitHubConnection"),
-            ], parent=self),
+            # The source action uses the connection, through the service prefix its ARN names (a codestar-connections
+            # action does not apply to a codeconnections ARN, nor the reverse).
+            iam.inline_policy(f"{self._name}-connection", self.role, [self.connection_arn.apply(
+                lambda arn: iam.statement([f"{arn.split(':')[2]}:UseConnection"], [arn], sid="GitHubConnection"))],
+                parent=self),
         ]
         if args.approval_required:
             grants.append(args.alarms.grant_publish(f"{self._name}-approval-notice", self.role))
@@ -112,13 +114,7 @@ class DeliveryPipeline(pulumi.ComponentResource):
                 "ApplicationName": args.deployment.application_name,
                 "DeploymentGroupName": args.deployment.deployment_group_name,
             }, inputs=["bundle"])],
-            "on_failure": {"result": "ROLLBACK"},
-            # Bake: the stage only succeeds if the composite alarm stays out of ALARM for the bake time.
-            "on_success": {"condition": {"result": "ROLLBACK", "rules": [{
-                "name": "BakeUnderAlarms",
-                "rule_type_id": {"category": "Rule", "owner": "AWS", "provider": "CloudWatchAlarm", "version": "1"},
-                "configuration": {"AlarmName": args.alarms.composite_alarm_name, "AlarmStates": "ALARM",
-                                  "WaitTime": str(args.bake_minutes)},
-            }]}},
+            # CodeDeploy has already rolled back (or is rolling back) when this action fails.
+            "on_failure": {"result": "FAIL"},
         })
         return stages

@@ -21,6 +21,8 @@ PROJECT = "delivery"
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
                       3288, 3653)
 ENVIRONMENTS = ("dev", "staging", "prod")
+METRIC_DELAY_MINUTES = 2  # a design margin for metric publication, not an AWS figure
+MAX_BAKE_MINUTES = 55  # the AfterAllowTraffic hook that bakes must end within AWS's 3600 s hook limit
 EXECUTION_MODES = ("SUPERSEDED", "QUEUED")  # PARALLEL is left out on purpose: it disables stage rollback.
 
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
@@ -81,6 +83,12 @@ class Settings:
     @property
     def is_prod(self) -> bool:
         return self.environment == "prod"
+
+    @property
+    def zone_monitor_minutes(self) -> int:
+        """Between Availability Zones, long enough for a regression in the zone just done to fire an alarm: the
+        alarm's evaluation window plus the minutes CloudWatch takes to publish load balancer metrics."""
+        return self.alarm_evaluation_minutes + METRIC_DELAY_MINUTES
 
     @property
     def all_at_once(self) -> bool:
@@ -200,7 +208,8 @@ def parse_settings(project: Getter, aws: Getter, stack: str) -> Settings:
         alarm_latency_p99_ms=cfg.integer("alarmLatencyP99Ms", 1500, 1, 60_000),
         alarm_cpu_percent=cfg.integer("alarmCpuPercent", 80, 1, 100),
         alarm_evaluation_minutes=cfg.integer("alarmEvaluationMinutes", 3, 1, 60),
-        bake_minutes=cfg.integer("bakeMinutes", 30, 1, 180),
+        # The bake runs inside the last wave's AfterAllowTraffic hook, and AWS caps a hook at 60 minutes.
+        bake_minutes=cfg.integer("bakeMinutes", 30, 1, MAX_BAKE_MINUTES),
         approval_required=cfg.boolean("approvalRequired", is_prod),
         notification_email=cfg.string("notificationEmail", _EMAIL, "an email address"),
         vpc_id=cfg.string("vpcId", _VPC_ID, "a VPC id such as vpc-0123abcd, or unset to create a VPC"),

@@ -20,27 +20,32 @@ def _actions(stage: object, index: int, findings: Findings) -> list[dict]:
     return actions if findings.known(actions, f"stages[{index}].actions") else []
 
 
-def _is_deploy_stage(actions: list[dict]) -> bool:
-    return any(get(action, "category") == "Deploy" for action in actions)
-
-
 def check_v2(pipeline: Resource, config: dict, findings: Findings) -> None:
     kind = get(pipeline.props, "pipelineType", default="V1")
     if findings.known(kind, "pipelineType") and kind != "V2":
         findings.violation(f"pipeline '{pipeline.name}' is {kind}; set pipelineType V2 (stage rollback needs V2)")
 
 
-def check_deploy_rollback(pipeline: Resource, config: dict, findings: Findings) -> None:
+def _deploys_with_codedeploy(actions: list[dict]) -> bool:
+    return any(get(action, "category") == "Deploy" and get(action, "provider") == "CodeDeploy" for action in actions)
+
+
+def check_one_rollback_owner(pipeline: Resource, config: dict, findings: Findings) -> None:
+    """CodeDeploy rolls its own deployments back; a stage rollback would start a second deployment into a group
+    that allows one active deployment, and the two would collide."""
     for index, stage in enumerate(_stages(pipeline, findings)):
-        if not _is_deploy_stage(_actions(stage, index, findings)):
+        if not _deploys_with_codedeploy(_actions(stage, index, findings)):
             continue
         name = get(stage, "name", default="?")
-        result = get(stage, "onFailure", "result")
-        if findings.known(result, f"stages[{name}].onFailure.result") and result != "ROLLBACK":
-            findings.violation(
-                f"pipeline '{pipeline.name}': deploy stage '{name}' does not roll back on failure; "
-                "set onFailure.result ROLLBACK"
-            )
+        results = [("onFailure", get(stage, "onFailure", "result")),
+                   ("onFailure.condition", get(stage, "onFailure", "condition", "result")),
+                   ("onSuccess.condition", get(stage, "onSuccess", "condition", "result"))]
+        for where, result in results:
+            if findings.known(result, f"stages[{name}].{where}.result") and result == "ROLLBACK":
+                findings.violation(
+                    f"pipeline '{pipeline.name}': CodeDeploy stage '{name}' also rolls back through the pipeline "
+                    f"({where}.result ROLLBACK); CodeDeploy's automatic rollback owns it: remove the stage rollback"
+                )
 
 
 def check_not_parallel(pipeline: Resource, config: dict, findings: Findings) -> None:
@@ -79,10 +84,11 @@ def check_approval(pipeline: Resource, config: dict, findings: Findings) -> None
 POLICIES = [
     resource_policy("codepipeline-v2", "Pipelines are CodePipeline V2.", [CODEPIPELINE], check_v2),
     resource_policy(
-        "codepipeline-deploy-rollback",
-        "Every deploy stage rolls back on failure (onFailure.result ROLLBACK).",
+        "codepipeline-one-rollback-owner",
+        "A stage that deploys with CodeDeploy leaves rollback to CodeDeploy (no stage ROLLBACK on failure or "
+        "condition): two owners would start two deployments into one group.",
         [CODEPIPELINE],
-        check_deploy_rollback,
+        check_one_rollback_owner,
     ),
     resource_policy(
         "codepipeline-not-parallel",

@@ -6,14 +6,21 @@ import json
 
 import pytest
 
+from pathlib import Path
+
+from components.deployment import LEFT_OUT_OF_AWS_CODEDEPLOY_ROLE
 from components.iam import AWS_STAR_ONLY_ACTIONS
 from ops.mockrun import ACCOUNT_ID, MockRun
 from tests.components.conftest import one
 
+AWS_CODEDEPLOY_ROLE = Path(__file__).with_name("data") / "aws_codedeploy_role_v11.json"
 IDENTIFYING_OUTPUTS = ("arn", "name", "bucket", "alarmName", "deploymentGroupName", "deploymentConfigName")
 ALLOWED_MANAGED_POLICIES = {"arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"}
-# AWS-owned resources a role must read: the regional bucket the CodeDeploy agent updates itself from.
-AWS_OWNED = {"arn:aws:s3:::aws-codedeploy-us-east-1/*"}
+# AWS-owned resources a role must use: the regional bucket the CodeDeploy agent updates itself from, and the
+# public AMIs a launch may start from (images carry no account in their ARN).
+AGENT_BUCKET = "arn:aws:s3:::aws-codedeploy-us-east-1/*"
+PUBLIC_IMAGES = "arn:aws:ec2:us-east-1::image/*"
+AWS_OWNED = {AGENT_BUCKET, PUBLIC_IMAGES}
 
 
 def identity_statements(run: MockRun) -> list[tuple[str, dict]]:
@@ -54,9 +61,34 @@ def test_only_actions_aws_cannot_scope_are_granted_on_star(run):
             assert as_list(entry["Resource"]) == ["*"], f"{name}: mixes * with ARNs"
 
 
-def test_pass_role_is_never_granted(run):
-    for name, entry in identity_statements(run):
-        assert "iam:PassRole" not in as_list(entry["Action"]), name
+def test_pass_role_passes_only_the_instance_role_and_only_to_ec2(run):
+    """CodeDeploy launches through the group's launch template, which names the instance profile (B11, B12)."""
+    instance_role = one(run, "aws:iam/role:Role", name="fleet-instance-role").outputs["arn"]
+    passes = [(name, entry) for name, entry in identity_statements(run) if "iam:PassRole" in as_list(entry["Action"])]
+    assert [name for name, _ in passes] == ["deployment-fleet"]
+    entry = passes[0][1]
+    assert as_list(entry["Action"]) == ["iam:PassRole"]
+    assert entry["Resource"] == [instance_role]
+    assert entry["Condition"] == {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}
+
+
+def test_codedeploy_role_grants_what_aws_documents(run):
+    """AWSCodeDeployRole's actions (tests/components/data), each granted or left out with a reason (B11)."""
+    documented = json.loads(AWS_CODEDEPLOY_ROLE.read_text())
+    published = {a for statement in documented["statements"] for a in as_list(statement["Action"])}
+    granted = {a for name, entry in identity_statements(run) if name in ("deployment-fleet", "deployment-alarms")
+               for a in as_list(entry["Action"])}
+    launch_template_note = {"ec2:RunInstances", "ec2:CreateTags", "iam:PassRole"}
+    assert published - granted == set(LEFT_OUT_OF_AWS_CODEDEPLOY_ROLE)
+    assert granted - published <= launch_template_note | {"autoscaling:DescribeAutoScalingInstances"}  # v12
+    assert launch_template_note <= granted
+
+
+def test_codedeploy_may_terminate_only_the_instances_of_its_group(run):
+    statement = next(entry for name, entry in identity_statements(run)
+                     if name == "deployment-fleet" and "ec2:TerminateInstances" in as_list(entry["Action"]))
+    group = run.stack_outputs["autoScalingGroupName"]
+    assert statement["Condition"] == {"StringEquals": {"aws:ResourceTag/aws:autoscaling:groupName": group}}
 
 
 def test_every_scoped_resource_is_an_arn_of_this_stack(run):
@@ -67,6 +99,8 @@ def test_every_scoped_resource_is_an_arn_of_this_stack(run):
                 continue
             assert resource.startswith("arn:aws:"), f"{name}: {resource}"
             assert ACCOUNT_ID in resource or resource.startswith("arn:aws:s3:::"), f"{name}: {resource}"
+            if resource.endswith("/*") and entry.get("Condition"):
+                continue  # every such resource of this account, narrowed by the statement's Condition
             assert any(identifier in resource for identifier in identifiers), f"{name}: {resource} is not ours"
 
 
@@ -114,7 +148,8 @@ def test_the_build_pushes_to_its_own_repository_only(run):
     bucket_arn = one(run, "aws:s3/bucket:Bucket").outputs["arn"]
     assert grants["s3:PutObject"] == {bucket_arn + "/*"}
     build_logs = one(run, "aws:cloudwatch/logGroup:LogGroup", "build-logs").outputs["arn"]
-    assert grants["logs:PutLogEvents"] == {build_logs, build_logs + ":*"}
+    assert grants["logs:PutLogEvents"] == {build_logs + ":log-stream:*"}
+    assert grants["logs:DescribeLogStreams"] == {build_logs}
 
 
 def test_instances_pull_and_read_but_never_push_or_write_artifacts(run):
@@ -123,13 +158,16 @@ def test_instances_pull_and_read_but_never_push_or_write_artifacts(run):
     assert "ecr:PutImage" not in grants
     assert "s3:PutObject" not in grants
     bucket_arn = one(run, "aws:s3/bucket:Bucket").outputs["arn"]
-    assert grants["s3:GetObject"] == {bucket_arn + "/*", *AWS_OWNED}
+    assert grants["s3:GetObject"] == {bucket_arn + "/*", AGENT_BUCKET}
 
 
-def test_only_the_instances_read_an_aws_owned_resource(run):
+def test_aws_owned_resources_are_read_by_the_instances_and_launched_from_by_codedeploy_only(run):
     for name, entry in identity_statements(run):
-        if set(as_list(entry["Resource"])) & AWS_OWNED:
+        owned = set(as_list(entry["Resource"])) & AWS_OWNED
+        if owned == {AGENT_BUCKET}:
             assert name == "fleet-agent-updates" and entry["Action"] == ["s3:GetObject"]
+        elif owned:
+            assert owned == {PUBLIC_IMAGES} and name == "deployment-fleet" and entry["Action"] == ["ec2:RunInstances"]
 
 
 def test_the_pipeline_may_start_only_its_build_and_deploy_only_its_group(run):

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shutil
 
 import pytest
 
+from components.fleet import HEALTH_REPORT
 from ops.errors import OpsError
-from ops.mockrun import STACK_TYPE, run_program
+from ops.mockrun import ACCOUNT_ID, STACK_TYPE, run_program
 from tests.components.conftest import one, policy_of
 
 COMPONENTS = {
@@ -90,7 +92,7 @@ class TestImageRegistry:
 
 
 class TestArtifactStore:
-    def test_bucket_is_private_encrypted_versioned_tls_only_expiring_and_protected(self, run):
+    def test_bucket_is_private_encrypted_versioned_tls_only_expiring_old_versions_and_protected(self, run):
         bucket = one(run, "aws:s3/bucket:Bucket")
         assert bucket.protect is True
         block = one(run, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
@@ -101,10 +103,19 @@ class TestArtifactStore:
         versioning = one(run, "aws:s3/bucketVersioning:BucketVersioning")
         assert versioning.inputs["versioningConfiguration"] == {"status": "Enabled"}
         lifecycle = one(run, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
-        assert lifecycle.inputs["rules"][0]["expiration"] == {"days": {"dev": 30, "prod": 90}[run.stack]}
+        assert lifecycle.inputs["rules"][0]["noncurrentVersionExpiration"] == {
+            "noncurrentDays": {"dev": 30, "prod": 90}[run.stack]}
         deny = policy_of(one(run, "aws:s3/bucketPolicy:BucketPolicy"))["Statement"][0]
         assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
         assert deny["Resource"] == [bucket.outputs["arn"], bucket.outputs["arn"] + "/*"]
+
+
+    def test_no_lifecycle_rule_expires_a_current_revision(self, run):
+        """The live bundle is what CodeDeploy installs on new instances and rolls back to (aws-behaviour B13, B14)."""
+        lifecycle = one(run, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+        for rule in lifecycle.inputs["rules"]:
+            assert "expiration" not in rule, rule
+            assert "transitions" not in rule, rule  # nothing moves the bundle out of reach either
 
 
 class TestImageBuild:
@@ -118,7 +129,8 @@ class TestImageBuild:
         assert project.inputs["buildTimeout"] == {"dev": 20, "prod": 30}[run.stack]
         names = {v["name"]: v for v in env["environmentVariables"]}
         assert set(names) == {"REPOSITORY_URI", "REPOSITORY_NAME", "AWS_ACCOUNT_ID", "APP_PORT", "APP_LOG_GROUP",
-                              "DRILL_FAILURE_RATE"}
+                              "DRILL_FAILURE_RATE", "BAKE_MINUTES"}
+        assert names["BAKE_MINUTES"]["value"] == {"dev": "5", "prod": "30"}[run.stack]
         assert names["REPOSITORY_URI"]["value"] == run.stack_outputs["repositoryUrl"]
         assert names["DRILL_FAILURE_RATE"]["value"] == "0"
 
@@ -170,15 +182,31 @@ class TestAppFleet:
         listener = one(run, "aws:lb/listener:Listener")
         assert (listener.inputs["port"], listener.inputs["protocol"]) == (80, "HTTP")
 
-    def test_group_spans_two_zones_uses_elb_health_and_refreshes_gradually(self, run):
+    def test_group_spans_two_zones_and_refreshes_gradually(self, run):
         group = one(run, "aws:autoscaling/group:Group")
         assert len(group.inputs["vpcZoneIdentifiers"]) == 2
-        assert group.inputs["healthCheckType"] == "ELB"
         size = {"dev": 1, "prod": 3}[run.stack]
         assert group.inputs["minSize"] == group.inputs["maxSize"] == group.inputs["desiredCapacity"] == size
         refresh = group.inputs["instanceRefresh"]
         assert refresh["strategy"] == "Rolling"
         assert refresh["preferences"]["minHealthyPercentage"] == {"dev": 0, "prod": 66}[run.stack]
+
+    def test_a_fleet_without_a_release_does_not_churn(self, run):
+        """No load balancer health check replaces instances: one that has no release yet fails it by design
+        (aws-behaviour B9, B10). Instances report a validated release that stops answering instead."""
+        group = one(run, "aws:autoscaling/group:Group")
+        assert group.inputs["healthCheckType"] == "EC2"
+        script = base64.b64decode(one(run, "aws:ec2/launchTemplate:LaunchTemplate").inputs["userData"]).decode()
+        assert HEALTH_REPORT.read_text().rstrip("\n") in script
+        assert "@HEALTH_REPORT_SCRIPT@" not in script
+        assert "systemctl enable --now app-health-report.timer" in script
+
+    def test_an_instance_may_report_health_to_its_own_group_only(self, run):
+        grants = [json.loads(p.inputs["policy"])["Statement"] for p in run.of_type("aws:iam/rolePolicy:RolePolicy")
+                  if p.name == "fleet-health-reports"]
+        assert grants == [[{"Effect": "Allow", "Action": ["autoscaling:SetInstanceHealth"], "Sid": "ReportOwnHealth",
+                            "Resource": [f"arn:aws:autoscaling:us-east-1:{ACCOUNT_ID}:autoScalingGroup:*:"
+                                         f"autoScalingGroupName/{run.stack_outputs['autoScalingGroupName']}"]}]]
 
     def test_a_created_vpc_has_public_subnets_in_two_zones(self, run):
         subnets = run.of_type("aws:ec2/subnet:Subnet")
@@ -232,6 +260,20 @@ class TestAppDeployment:
                                                    "deploymentType": "IN_PLACE"}
         assert group.inputs["autoscalingGroups"] == [run.stack_outputs["autoScalingGroupName"]]
 
+    def test_codedeploy_owns_every_automatic_rollback(self, run):
+        """One owner: CodeDeploy rolls back on failure and on alarm, and the pipeline never rolls back into the
+        same group (aws-behaviour B4, B8)."""
+        group = one(run, "aws:codedeploy/deploymentGroup:DeploymentGroup")
+        assert group.inputs["autoRollbackConfiguration"]["events"] == ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"]
+        pipeline = one(run, "aws:codepipeline/pipeline:Pipeline")
+        assert "ROLLBACK" not in json.dumps(pipeline.inputs["stages"])
+
+    def test_codedeploy_can_read_the_composite_and_metric_alarms(self, run):
+        """DescribeAlarms returns composite alarms only when allowed on * (aws-behaviour B1)."""
+        statements = json.loads(one(run, "aws:iam/rolePolicy:RolePolicy", name="deployment-alarms").inputs["policy"])
+        assert statements["Statement"] == [{"Effect": "Allow", "Action": ["cloudwatch:DescribeAlarms"],
+                                            "Resource": ["*"], "Sid": "DeploymentAlarms"}]
+
     def test_dev_deploys_all_at_once(self, dev):
         group = one(dev, "aws:codedeploy/deploymentGroup:DeploymentGroup")
         assert group.inputs["deploymentConfigName"] == "CodeDeployDefault.AllAtOnce"
@@ -240,6 +282,13 @@ class TestAppDeployment:
     def test_prod_keeps_two_thirds_of_the_fleet_healthy(self, prod):
         config = one(prod, "aws:codedeploy/deploymentConfig:DeploymentConfig")
         assert config.inputs["minimumHealthyHosts"] == {"type": "FLEET_PERCENT", "value": 66}
+
+    def test_waves_are_zonal_with_a_monitor_between_zones(self, prod):
+        """One Availability Zone at a time, watched for the alarm window plus the metric delay (aws-behaviour B3)."""
+        config = one(prod, "aws:codedeploy/deploymentConfig:DeploymentConfig")
+        minutes = 3 + 2  # prod's alarmEvaluationMinutes, plus two minutes for metrics to arrive
+        assert config.inputs["zonalConfig"] == {"monitorDurationInSeconds": minutes * 60,
+                                                "firstZoneMonitorDurationInSeconds": minutes * 60}
         group = one(prod, "aws:codedeploy/deploymentGroup:DeploymentGroup")
         assert group.inputs["deploymentConfigName"] == config.outputs["deploymentConfigName"]
 
@@ -266,15 +315,11 @@ class TestDeliveryPipeline:
         assert source["configuration"]["ConnectionArn"] == run.stack_outputs["connectionArn"]
         assert source["configuration"]["FullRepositoryId"] == "example-org/delivery-app"
 
-    def test_deploy_rolls_back_on_failure_and_bakes_under_the_composite_alarm(self, run):
+    def test_the_deploy_stage_has_no_rollback_of_its_own(self, run):
+        """It fails when CodeDeploy's deployment fails; CodeDeploy has rolled back by then (aws-behaviour B2, B8)."""
         deploy = self.stages(run)["Deploy"]
-        assert deploy["onFailure"] == {"result": "ROLLBACK"}
-        condition = deploy["onSuccess"]["condition"]
-        assert condition["result"] == "ROLLBACK"
-        rule = condition["rules"][0]
-        assert rule["ruleTypeId"]["provider"] == "CloudWatchAlarm"
-        assert rule["configuration"] == {"AlarmName": run.stack_outputs["compositeAlarmName"],
-                                         "AlarmStates": "ALARM", "WaitTime": {"dev": "5", "prod": "30"}[run.stack]}
+        assert deploy["onFailure"] == {"result": "FAIL"}
+        assert "onSuccess" not in deploy and "beforeEntry" not in deploy
         action = deploy["actions"][0]
         assert action["configuration"] == {"ApplicationName": run.stack_outputs["codedeployApplication"],
                                            "DeploymentGroupName": run.stack_outputs["codedeployDeploymentGroup"]}

@@ -94,7 +94,7 @@ def test_an_unknown_action_list_of_a_pipeline_stage_is_named_not_a_crash(policy_
                      stack_config_file("prod"))
 
     assert {d.level for d in report.diagnostics} == {"advisory"}
-    assert any("actions" in m for m in of_policy(report, "codepipeline-deploy-rollback"))
+    assert any("actions" in m for m in of_policy(report, "codepipeline-one-rollback-owner"))
     assert of_policy(report, "codepipeline-approval-before-deploy") == [], "the approval stage is known to come first"
 
 
