@@ -131,8 +131,9 @@ class AppDeployment(pulumi.ComponentResource):
             iam.statement(["elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:RegisterTargets"],
                           [args.target_group_arn], sid="ThisTargetGroup"),
             # Only the instances of this group, which Auto Scaling tags with its name.
-            iam.condition(iam.statement(["ec2:TerminateInstances"], [ec2("instance")], sid="ThisGroupsInstances"),
-                          {"StringEquals": {"aws:ResourceTag/aws:autoscaling:groupName": args.auto_scaling_group_name}}),
+            iam.condition(
+                iam.statement(["ec2:TerminateInstances"], [ec2("instance")], sid="ThisGroupsInstances"),
+                {"StringEquals": {"aws:ResourceTag/aws:autoscaling:groupName": args.auto_scaling_group_name}}),
             # A group built from a launch template: launching through it, tagging at launch, and passing the
             # instance role to EC2 (docs/aws-behaviour.md, B11, B12).
             iam.condition(iam.statement(
@@ -148,7 +149,8 @@ class AppDeployment(pulumi.ComponentResource):
             iam.condition(iam.statement(["iam:PassRole"], [args.instance_role_arn], sid="PassTheInstanceRole"),
                           {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}),
             iam.statement(["autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeLifecycleHooks",
-                           "autoscaling:DescribeAutoScalingInstances", "autoscaling:DescribePolicies", "autoscaling:DescribeScheduledActions",
+                           "autoscaling:DescribeAutoScalingInstances", "autoscaling:DescribePolicies",
+                           "autoscaling:DescribeScheduledActions",
                            "autoscaling:DescribeNotificationConfigurations", "autoscaling:DescribeScalingActivities",
                            "ec2:DescribeInstances", "ec2:DescribeInstanceStatus",
                            "elasticloadbalancing:DescribeLoadBalancers",

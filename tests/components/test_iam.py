@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
-
-from pathlib import Path
 
 from components.deployment import LEFT_OUT_OF_AWS_CODEDEPLOY_ROLE
 from components.iam import AWS_STAR_ONLY_ACTIONS
