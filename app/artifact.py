@@ -1,8 +1,8 @@
 """`python -m app.artifact`: write the deployment's inputs into the CodeDeploy bundle, after the image is pushed.
 
 - image.json: {repository, tag, digest, uri}, where uri is repository@digest: hooks pull by digest only.
-- deploy.env: the settings the hooks need on the instance (region, port, log group, drill rate), as shell
-  assignments that `source` reads. CodeDeploy hooks do not see CodeBuild's environment, so it travels here.
+- deploy.env: the settings the hooks need on the instance (region, port, log group, drill rate, bake minutes), as
+  shell assignments that `source` reads. CodeDeploy hooks do not see CodeBuild's environment, so it travels here.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ GIT_SHA = re.compile(r"^[0-9a-f]{40}$")
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
 LOG_GROUP = re.compile(r"^[A-Za-z0-9_./#-]{1,512}$")
+MAX_BAKE_MINUTES = 55  # the AfterAllowTraffic hook that bakes must end within AWS's 3600 s hook limit
 
 
 class ArtifactError(ValueError):
@@ -40,7 +41,16 @@ def image_reference(repository_uri: str, tag: str, digest: str) -> dict[str, str
     return {"repository": repository_uri, "tag": tag, "digest": digest, "uri": f"{repository_uri}@{digest}"}
 
 
-def deploy_settings(region: str, port: str, log_group: str, drill_failure_rate: str) -> dict[str, str]:
+def parse_bake_minutes(value: str) -> str:
+    text = value.strip()
+    if not text.isdigit() or not 1 <= int(text) <= MAX_BAKE_MINUTES:
+        raise ArtifactError(f"the bake time (BAKE_MINUTES) must be whole minutes from 1 to {MAX_BAKE_MINUTES}, "
+                            f"got {value!r}.")
+    return str(int(text))
+
+
+def deploy_settings(region: str, port: str, log_group: str, drill_failure_rate: str,
+                    bake_minutes: str = "30") -> dict[str, str]:
     _require(REGION, region, "the AWS region", "us-east-1")
     _require(LOG_GROUP, log_group, "the log group (APP_LOG_GROUP)", "/app/containers")
     try:
@@ -49,7 +59,7 @@ def deploy_settings(region: str, port: str, log_group: str, drill_failure_rate: 
     except SettingsError as err:
         raise ArtifactError(str(err)) from None
     return {"AWS_REGION": region, "APP_PORT": port.strip(), "APP_LOG_GROUP": log_group,
-            "DRILL_FAILURE_RATE": drill_failure_rate.strip() or "0"}
+            "DRILL_FAILURE_RATE": drill_failure_rate.strip() or "0", "BAKE_MINUTES": parse_bake_minutes(bake_minutes)}
 
 
 def write_bundle_inputs(out: Path, image: dict[str, str], settings: dict[str, str]) -> None:
@@ -71,10 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", default="8080")
     parser.add_argument("--log-group", required=True)
     parser.add_argument("--drill-failure-rate", default="0")
+    parser.add_argument("--bake-minutes", default="30", help="how long the last wave bakes under the alarms")
     args = parser.parse_args(argv)
     try:
         image = image_reference(args.repository_uri, args.tag, args.digest)
-        settings = deploy_settings(args.region, args.port, args.log_group, args.drill_failure_rate)
+        settings = deploy_settings(args.region, args.port, args.log_group, args.drill_failure_rate,
+                                   args.bake_minutes)
     except ArtifactError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

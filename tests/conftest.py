@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
 import sys
 from pathlib import Path
 
@@ -13,20 +11,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def installed_tool(name: str) -> str:
-    """A command-line tool from requirements-dev.txt: on PATH, or beside this interpreter (an unactivated .venv)."""
-    found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
-    if found is None:
-        pytest.fail(f"{name} is not installed; ./scripts/test installs it from requirements-dev.txt")
-    return found
+# The app template carries its own copies (a team's repository has only app/); the project uses the same ones.
+from app.tests.conftest import free_port, installed_tool  # noqa: E402, F401
 
 
 @pytest.fixture(scope="session")

@@ -55,4 +55,4 @@ cp app/hooks/*.sh "$BUILD_BUNDLE_OUT/hooks/"
 chmod 0755 "$BUILD_BUNDLE_OUT"/hooks/*.sh
 "$BUILD_PYTHON" -m app.artifact --out "$BUILD_BUNDLE_OUT" --repository-uri "$REPOSITORY_URI" --tag "$tag" \
   --digest "$digest" --region "$AWS_DEFAULT_REGION" --port "${APP_PORT:-8080}" --log-group "$APP_LOG_GROUP" \
-  --drill-failure-rate "${DRILL_FAILURE_RATE:-0}"
+  --drill-failure-rate "${DRILL_FAILURE_RATE:-0}" --bake-minutes "${BAKE_MINUTES:-30}"

@@ -8,6 +8,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 # Seconds for the app to drain (APP_DRAIN_SECONDS, 5) and finish its requests (up to 10) before SIGKILL.
 HOOK_STOP_TIMEOUT="${HOOK_STOP_TIMEOUT:-30}"
+mark_deploying
 
 if [[ -z "$(container_id)" ]]; then
   echo "$HOOK: no container named $HOOK_CONTAINER_NAME; nothing to stop"

@@ -5,6 +5,7 @@ set -euo pipefail
 HOOK=BeforeInstall
 # shellcheck source=app/hooks/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+mark_deploying
 
 load_deploy_env
 read_image

@@ -11,6 +11,9 @@ trap 'echo "$HOOK: command failed (exit $?) at ${BASH_SOURCE[0]##*/}:$LINENO: $B
 HOOK_BUNDLE_DIR="${HOOK_BUNDLE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 HOOK_CONTAINER_NAME="${HOOK_CONTAINER_NAME:-app}"
 HOOK_PYTHON="${HOOK_PYTHON:-python3}"  # Amazon Linux 2023 ships python3; used only to read JSON
+# Shared with the instance's health reporter (the stack's boot script): which release was validated here, and
+# whether a deployment is changing the app right now, so that it never reports a deployment as an outage.
+HOOK_HEALTH_STATE_DIR="${HOOK_HEALTH_STATE_DIR:-/var/lib/app-health}"
 
 fail() {
   echo "$HOOK: $*" >&2
@@ -58,4 +61,18 @@ read_image() {
 # The ID of the app container, running or not; empty if there is none.
 container_id() {
   docker ps --all --quiet --filter "name=^/?${HOOK_CONTAINER_NAME}\$"
+}
+
+# A deployment is about to stop or replace the app: the health reporter holds off until mark_released.
+mark_deploying() {
+  mkdir -p "$HOOK_HEALTH_STATE_DIR"
+  touch "$HOOK_HEALTH_STATE_DIR/deploying"
+}
+
+# The release on APP_PORT passed ValidateService: from now on the health reporter watches it.
+mark_released() {
+  mkdir -p "$HOOK_HEALTH_STATE_DIR"
+  echo "$APP_PORT" >"$HOOK_HEALTH_STATE_DIR/released.tmp"
+  mv "$HOOK_HEALTH_STATE_DIR/released.tmp" "$HOOK_HEALTH_STATE_DIR/released"
+  rm -f "$HOOK_HEALTH_STATE_DIR/deploying"
 }

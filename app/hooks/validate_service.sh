@@ -37,6 +37,7 @@ while :; do
       || fail_with_evidence "/version answered without an image_digest: $version"
     [[ "$digest" == "$IMAGE_DIGEST" ]] \
       || fail_with_evidence "/version reports digest $digest, expected $IMAGE_DIGEST"
+    mark_released
     echo "$HOOK: healthy and serving $IMAGE_URI"
     exit 0
   fi

@@ -185,8 +185,8 @@ def diagnose(findings: Findings, handles: Handles) -> Diagnosis:
         result.status = "failing"
         _judge_failure(findings, result)
     if result.cause:
-        result.next_step = _next_step(result.cause, handles)
-        if any(item["kind"] == "rollback" for item in result.evidence):
+        result.next_step = _next_step(result.cause, handles, _rollback_state(findings, handles))
+        if findings.rollback and not findings.deployment:
             result.next_step = "A rollback already started (see the evidence); confirm it finished. " + result.next_step
     return result
 
@@ -349,9 +349,11 @@ def classify_deployment(findings: Findings, result: Diagnosis) -> tuple[Cause, s
         rollback=deployment.get("rollbackInfo")))
     rollback = deployment.get("rollbackInfo", {})
     if rollback.get("rollbackDeploymentId") or rollback.get("rollbackMessage"):
+        status = (findings.rollback_deployment or {}).get("status")
         result.evidence.append(evidence(
-            "rollback", f"CodeDeploy rollback {rollback.get('rollbackDeploymentId', '')}: "
-            f"{rollback.get('rollbackMessage', '')}".strip(), deployment_id=rollback.get("rollbackDeploymentId")))
+            "rollback", f"CodeDeploy rollback {rollback.get('rollbackDeploymentId', '')}"
+            f"{f' {status}' if status else ''}: {rollback.get('rollbackMessage', '')}".strip().rstrip(":"),
+            deployment_id=rollback.get("rollbackDeploymentId"), status=status, owner="codedeploy"))
     failures, hints = _lifecycle_failures(findings.failed_targets, result)
     fired = [a for a in result.alarms if a["fired_in_window"]]
     for alarm in fired:
@@ -580,10 +582,27 @@ def _to_alarm(transition: dict) -> bool:
         return transition.get("summary", "").rstrip().endswith("to ALARM")
 
 
-def _next_step(cause: Cause, handles: Handles) -> str:
-    stack = handles.stack or "STACK"
-    return CAUSES[cause.name][1].format(
-        detail=cause.detail or "it", pipeline=handles.pipeline, rollback=f"python -m ops rollback app -s {stack}")
+def _rollback_state(findings: Findings, handles: Handles) -> str:
+    """What the next step says about rolling back: only what the evidence supports. CodeDeploy owns automatic
+    rollbacks (docs/rollback.md), so its rollback deployment, when there is one, decides."""
+    command = f"python -m ops rollback app -s {handles.stack or 'STACK'}"
+    rollback_id = ((findings.deployment or {}).get("rollbackInfo") or {}).get("rollbackDeploymentId")
+    if not rollback_id:
+        return command
+    status = (findings.rollback_deployment or {}).get("status")
+    if status == "Succeeded":
+        return f"done: CodeDeploy's automatic rollback {rollback_id} succeeded, the last good revision runs again"
+    if status in ("Created", "Queued", "InProgress", "Baking", "Ready"):
+        return (f"CodeDeploy's automatic rollback {rollback_id} is {status}: wait for it, and start no other "
+                "deployment meanwhile")
+    if status:
+        return f"CodeDeploy's automatic rollback {rollback_id} ended {status}: {command}"
+    return (f"CodeDeploy started rollback {rollback_id}; check it finished with aws deploy get-deployment "
+            f"--deployment-id {rollback_id}, and if it did not: {command}")
+
+
+def _next_step(cause: Cause, handles: Handles, rollback: str) -> str:
+    return CAUSES[cause.name][1].format(detail=cause.detail or "it", pipeline=handles.pipeline, rollback=rollback)
 
 
 def _execution_line(summary: dict) -> str:

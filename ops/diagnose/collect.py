@@ -60,6 +60,7 @@ class Findings:
     build: dict | None = None
     log_lines: list[str] = field(default_factory=list)
     deployment: dict | None = None
+    rollback_deployment: dict | None = None
     failed_targets: list[dict] = field(default_factory=list)
     connection: dict | None = None
     alarms: list[dict] = field(default_factory=list)
@@ -280,6 +281,9 @@ def _read_deployment(aws: Aws, handles: Handles, findings: Findings, action: dic
     if deployment_id:
         findings.deployment = aws.call("codedeploy", "get_deployment", deploymentId=deployment_id)["deploymentInfo"]
         _optional(findings, _read_failed_targets, aws, findings, deployment_id)
+        rollback_id = (findings.deployment.get("rollbackInfo") or {}).get("rollbackDeploymentId")
+        if rollback_id:  # CodeDeploy's own automatic rollback: did it finish?
+            _optional(findings, _read_rollback_deployment, aws, findings, rollback_id)
         started = findings.deployment.get("startTime") or findings.deployment.get("createTime")
         ended = findings.deployment.get("completeTime") or now
     else:
@@ -305,6 +309,11 @@ def _read_deployment(aws: Aws, handles: Handles, findings: Findings, action: dic
         except AwsFault as fault:  # e.g. a --deployment-group that does not exist: the other alarms still count
             findings.gaps.append(f"could not read the deployment group's alarms: {fault}")
     _optional(findings, _read_alarms, aws, findings, names)
+
+
+def _read_rollback_deployment(aws: Aws, findings: Findings, deployment_id: str) -> None:
+    findings.rollback_deployment = aws.call("codedeploy", "get_deployment", deploymentId=deployment_id)[
+        "deploymentInfo"]
 
 
 def _read_failed_targets(aws: Aws, findings: Findings, deployment_id: str) -> None:

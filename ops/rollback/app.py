@@ -24,6 +24,9 @@ SUCCEEDED = "Succeeded"
 BATCH_LIMIT = 25  # BatchGetDeployments takes at most 25 IDs (botocore model)
 EXIT_FAILED = 1
 EXIT_TIMEOUT = 3
+# The bake hook (app/hooks/after_allow_traffic.sh) skips deployments whose description starts with this: an
+# operator's rollback goes to a known-good revision and should end as soon as it is installed.
+DESCRIPTION_PREFIX = "ops rollback app:"
 
 
 def add_parser(subparsers) -> None:
@@ -119,6 +122,13 @@ def choose(deployments: list[dict], to_deployment: str | None = None) -> Choice:
     if not deployments:
         raise OpsError("the deployment group has no deployments, so there is no earlier good revision")
     current = deployments[0]
+    if current["status"] in ACTIVE and _rolled_back(current, deployments) is not None:
+        triggering = current["rollbackInfo"]["rollbackTriggeringDeploymentId"]
+        raise OpsError(
+            f"CodeDeploy is already rolling back {triggering}: its automatic rollback {current['deploymentId']} is "
+            f"{current['status']}, and a group runs one deployment at a time; wait for it (aws deploy "
+            f"get-deployment --deployment-id {current['deploymentId']}) and run this again only if it fails"
+        )
     if current["status"] in ACTIVE:
         raise OpsError(
             f"deployment {current['deploymentId']} is still {current['status']}; wait for it to end or stop it "
@@ -192,7 +202,7 @@ def print_plan(application: str, group: str, choice: Choice) -> None:
 
 def create(codedeploy, application: str, group: str, choice: Choice) -> str:
     description = (
-        f"ops rollback app: redeploy the revision of {choice.target['deploymentId']} "
+        f"{DESCRIPTION_PREFIX} redeploy the revision of {choice.target['deploymentId']} "
         f"(replacing {choice.current['deploymentId']})"
     )
     try:

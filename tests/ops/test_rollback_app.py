@@ -5,6 +5,7 @@ timeouts): choosing the revision, creating the deployment, following it."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import boto3
 import pytest
@@ -312,3 +313,18 @@ def test_the_operator_is_asked_before_the_deployment_is_created(stubbed, capsys,
     assert "Create this deployment? [y/N]" in captured.out
     assert ("created deployment d-5" in captured.out) is created
     assert ("cancelled: no deployment was created" in captured.err) is not created
+
+
+def test_a_running_automatic_rollback_is_waited_for_not_doubled(stubbed, capsys):
+    """CodeDeploy owns the automatic rollback; a second deployment into the group would be refused anyway."""
+    expect_listing(stubbed, [auto_rollback("d-3", "InProgress", GOOD, 30, of="d-2"), info("d-2", "Stopped", BAD, 20),
+                             info("d-1", "Succeeded", GOOD, 10)])
+    assert rollback("--yes") == 2
+    error = capsys.readouterr().err
+    assert "CodeDeploy is already rolling back d-2: its automatic rollback d-3 is InProgress" in error
+    assert "aws deploy get-deployment --deployment-id d-3" in error
+
+
+def test_the_rollback_deployment_is_marked_so_the_bake_hook_skips_it():
+    hook = (Path(__file__).resolve().parents[2] / "app" / "hooks" / "after_allow_traffic.sh").read_text()
+    assert f'startswith("{app.DESCRIPTION_PREFIX}")' in hook

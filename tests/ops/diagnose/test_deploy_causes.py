@@ -35,7 +35,8 @@ def _approved(account) -> dict:
 
 
 def _deploy_scenario(account, info: dict | None, targets: list[dict], *, fired: dict | None = None,
-                     newer: list[dict] | None = None, deploy_action: dict | None = None) -> None:
+                     newer: list[dict] | None = None, deploy_action: dict | None = None,
+                     rollback_status: str | None = "Succeeded") -> None:
     """Queues a run whose Deploy action failed with deployment `info`; `fired` maps alarm -> (minutes ago, reason)."""
     good, good_actions = good_run(account)
     started = account.ago(20)
@@ -51,6 +52,15 @@ def _deploy_scenario(account, info: dict | None, targets: list[dict], *, fired: 
         if ids:
             codedeploy.add_response("batch_get_deployment_targets", {"deploymentTargets": targets},
                                     {"deploymentId": DEPLOYMENT_ID, "targetIds": ids})
+        rollback_id = (info.get("rollbackInfo") or {}).get("rollbackDeploymentId")
+        if rollback_id:  # diagnose checks whether CodeDeploy's automatic rollback finished
+            rolled = {**info, "deploymentId": rollback_id, "status": rollback_status, "creator": "codeDeployRollback"}
+            rolled.pop("errorInformation", None)
+            rolled.pop("rollbackInfo", None)
+            if rollback_status is None:
+                codedeploy.add_client_error("get_deployment", "AccessDeniedException", "not allowed")
+            else:
+                codedeploy.add_response("get_deployment", {"deploymentInfo": rolled}, {"deploymentId": rollback_id})
     queue_deployment_group(account, METRIC_ALARMS)
     queue_alarms(account, ALARM_ORDER, fired, composite=COMPOSITE_ALARM)
 
@@ -145,6 +155,33 @@ def test_an_alarm_stopping_the_deployment_is_named_with_its_reason(account, caps
     summaries = " | ".join(e["summary"] for e in evidence_of(document, "rollback"))
     assert "d-ROLLBACK1" in summaries and "exec-rollback" in summaries
     assert evidence_of(document, "alarm")[0]["detail"]["name"] == "app-prod-5xx"
+
+
+@pytest.mark.parametrize(("status", "says", "never_says"), [
+    ("Succeeded", "done: CodeDeploy's automatic rollback d-ROLLBACK1 succeeded", "python -m ops rollback app"),
+    ("InProgress", "CodeDeploy's automatic rollback d-ROLLBACK1 is InProgress: wait for it, and start no other "
+                   "deployment", "python -m ops rollback app"),
+    ("Failed", "CodeDeploy's automatic rollback d-ROLLBACK1 ended Failed: python -m ops rollback app -s prod", "done"),
+    (None, "check it finished with aws deploy get-deployment --deployment-id d-ROLLBACK1, and if it did not: "
+           "python -m ops rollback app -s prod", "done"),
+])
+def test_the_next_step_follows_what_codedeploys_own_rollback_did(account, capsys, status, says, never_says):
+    """CodeDeploy owns the automatic rollback: diagnose reads whether it finished and never asks for a second one
+    after it succeeded, nor claims it finished when it could not read it."""
+    info = deployment("ALARM_ACTIVE", "The deployment was stopped because one or more alarms were activated.",
+                      account.ago(15), account.ago(2), {"Succeeded": 1, "Pending": 2}, status="Stopped",
+                      rollback={"rollbackDeploymentId": "d-ROLLBACK1", "rollbackMessage": "rolled back on alarm"})
+    _deploy_scenario(account, info, [], fired={"app-prod-5xx": (5, "Threshold Crossed")}, rollback_status=status)
+
+    code, document = diagnose_json(capsys)
+
+    assert code == 1
+    assert says in document["next_step"]
+    assert never_says not in document["next_step"]
+    (rollback,) = evidence_of(document, "rollback")
+    assert rollback["detail"].get("status") == status
+    if status is None:
+        assert any("codedeploy:GetDeployment" in gap or "GetDeployment" in gap for gap in document["gaps"])
 
 
 @pytest.mark.parametrize(("code", "message", "cause", "detail", "verdict"), [

@@ -14,8 +14,7 @@ import pytest
 from app.drill import FailureDrill
 from app.service import create_app
 from app.settings import Settings
-from tests.app.conftest import DIGEST, GIT_SHA
-from tests.conftest import ROOT
+from app.tests.conftest import DIGEST, GIT_SHA, ROOT
 
 QUOTE = {"currency": "EUR", "items": [{"sku": "MUG-01", "quantity": 2, "unit_price_cents": 1250}]}
 

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from tests.app.conftest import APP, DIGEST, GIT_SHA, REPOSITORY_URI
+from app.tests.conftest import APP, DIGEST, GIT_SHA, REPOSITORY_URI
 
 REGISTRY = REPOSITORY_URI.split("/")[0]
 
@@ -56,7 +56,7 @@ def test_bundle_has_appspec_at_its_root_hooks_executable_and_the_deploy_settings
     assert all(os.access(p, os.X_OK) for p in (bundle / "hooks").iterdir())
     deploy_env = (bundle / "deploy.env").read_text().splitlines()[1:]
     assert deploy_env == ["AWS_REGION=us-east-1", "APP_PORT=8081", "APP_LOG_GROUP=/delivery/dev/app",
-                          "DRILL_FAILURE_RATE=0.2"]
+                          "DRILL_FAILURE_RATE=0.2", "BAKE_MINUTES=30"]
 
 
 def test_a_retried_build_reuses_the_immutable_tag_instead_of_pushing_again(build_env, standins, tmp_path):

@@ -10,8 +10,7 @@ import sys
 import pytest
 
 from app.artifact import ArtifactError, deploy_settings, image_reference
-from tests.app.conftest import DIGEST, GIT_SHA, REPOSITORY_URI
-from tests.conftest import ROOT
+from app.tests.conftest import DIGEST, GIT_SHA, REPOSITORY_URI, ROOT
 
 
 def test_image_reference_pins_the_uri_to_the_digest():

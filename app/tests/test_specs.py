@@ -14,11 +14,20 @@ import pytest
 import yaml
 
 from app.artifact import image_reference
-from tests.app.conftest import APP
-from tests.conftest import installed_tool
+from app.tests.conftest import (
+    APP,
+    BUILD_OUTPUT,
+    INSTALLED_MODULES,
+    ROOT,
+    buildspec_commands,
+    installed_tool,
+    module_file,
+    modules_run,
+    paths_named,
+)
 
 CODEDEPLOY_MAX_HOOK_TIMEOUT = 3600
-HOOKS = ("ApplicationStop", "BeforeInstall", "ApplicationStart", "ValidateService")
+HOOKS = ("ApplicationStop", "BeforeInstall", "ApplicationStart", "ValidateService", "AfterAllowTraffic")
 SCRIPTS = sorted([*APP.glob("hooks/*.sh"), *APP.glob("ci/*.sh")])
 
 
@@ -41,13 +50,20 @@ def test_buildspec_tests_and_checks_the_contract_before_building():
     phases = load("buildspec.yml")["phases"]
     assert phases["install"]["runtime-versions"] == {"python": "3.11"}
     assert any("app/requirements-test.txt" in c and "app/constraints.txt" in c for c in phases["install"]["commands"])
-    assert phases["pre_build"]["commands"] == ["python -m pytest tests/app -q -p no:cacheprovider",
+    assert phases["pre_build"]["commands"] == ["python -m pytest app/tests -q -p no:cacheprovider",
                                                "python -m app.contract check"]
     assert phases["build"]["commands"][0] == "bash app/ci/build_image.sh"
-    for command in [c for phase in phases.values() for c in phase["commands"]]:
-        for word in command.split():
-            if word.startswith("app/") or word.startswith("tests/"):
-                assert (APP.parent / word).exists(), f"buildspec refers to {word}, which does not exist"
+
+
+def test_buildspec_needs_nothing_outside_app_so_a_repository_made_from_the_template_can_run_it():
+    for command in buildspec_commands(load("buildspec.yml")):
+        for path in paths_named(command):
+            assert path.startswith("app/"), f"`{command}` names {path}, outside app/ (the template)"
+            if not path.startswith(BUILD_OUTPUT):
+                assert (ROOT / path).exists(), f"`{command}` names {path}, which does not exist"
+        for module in modules_run(command):
+            assert module in INSTALLED_MODULES or module_file(ROOT, module) is not None, (
+                f"`{command}` runs {module}, which is neither in app/ nor installed by app/requirements-test.txt")
 
 
 def test_buildspec_defaults_match_the_pipeline_contract():
@@ -139,7 +155,7 @@ def test_dockerfile_final_stage_runs_as_non_root_with_a_healthcheck():
 
 def test_dockerignore_keeps_tests_and_deployment_files_out_of_the_image():
     ignored = {line for line in (APP / ".dockerignore").read_text().splitlines() if line and not line.startswith("#")}
-    assert {"hooks/", "ci/", "dist/", "buildspec.yml", "appspec.yml", "requirements-test.txt"} <= ignored
+    assert {"tests/", "hooks/", "ci/", "dist/", "buildspec.yml", "appspec.yml", "requirements-test.txt"} <= ignored
     assert "requirements.txt" not in ignored and "constraints.txt" not in ignored  # the build stage needs them
 
 
@@ -162,13 +178,13 @@ def shellcheck() -> str:
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=[s.name for s in SCRIPTS])
 def test_script_is_shellcheck_clean(script):
-    path = str(script.relative_to(APP.parent))
-    result = subprocess.run([shellcheck(), "--external-sources", "--severity=style", path], cwd=APP.parent,
+    path = str(script.relative_to(ROOT))
+    result = subprocess.run([shellcheck(), "--external-sources", "--severity=style", path], cwd=ROOT,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout
 
 
 def test_common_hook_library_is_shellcheck_clean():
-    result = subprocess.run([shellcheck(), "--shell=bash", "app/hooks/common.sh"], cwd=APP.parent,
+    result = subprocess.run([shellcheck(), "--shell=bash", "app/hooks/common.sh"], cwd=ROOT,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout

@@ -13,7 +13,7 @@ import pytest
 
 from app.contract.compat import compare
 from app.contract.gate import CONTRACT, service_document
-from tests.conftest import ROOT
+from app.tests.conftest import ROOT
 
 
 def base_document() -> dict:

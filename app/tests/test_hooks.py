@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import signal
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.app.conftest import DIGEST, GIT_SHA, OTHER_DIGEST, REPOSITORY_URI, run_hook
-from tests.conftest import free_port
+from app.tests.conftest import DIGEST, GIT_SHA, OTHER_DIGEST, REPOSITORY_URI, free_port, run_hook
 
 IMAGE_URI = f"{REPOSITORY_URI}@{DIGEST}"
 
@@ -181,3 +181,28 @@ def test_application_start_fails_clearly_when_docker_run_fails(bundle, standins)
     result = run_hook(bundle(), "application_start.sh", {**standins.env, "STANDIN_DOCKER_RUN_EXIT": "125"})
     assert result.returncode == 1
     assert result.stderr.splitlines()[-1].startswith(f"ApplicationStart: docker run of {IMAGE_URI} failed")
+
+
+# What the hooks tell the instance's health reporter (components/fleet_health_report.sh)
+
+
+def test_a_validated_release_is_recorded_for_the_health_reporter(service, bundle, standins):
+    state = Path(standins.env["HOOK_HEALTH_STATE_DIR"])
+    state.mkdir()
+    (state / "deploying").touch()
+    result = run_hook(bundle(digest=DIGEST, port=service.port), "validate_service.sh", {**standins.env, **QUICK})
+    assert result.returncode == 0, result.stderr
+    assert (state / "released").read_text() == f"{service.port}\n"
+    assert not (state / "deploying").exists()
+
+
+def test_a_release_that_fails_validation_is_not_recorded(bundle, standins):
+    result = run_hook(bundle(port=free_port()), "validate_service.sh", {**standins.env, **QUICK})
+    assert result.returncode == 1
+    assert not (Path(standins.env["HOOK_HEALTH_STATE_DIR"]) / "released").exists()
+
+
+@pytest.mark.parametrize("script", ["application_stop.sh", "before_install.sh"])
+def test_stopping_or_replacing_the_app_holds_the_health_reporter_off(bundle, standins, script):
+    run_hook(bundle(), script, standins.env)
+    assert (Path(standins.env["HOOK_HEALTH_STATE_DIR"]) / "deploying").exists()
