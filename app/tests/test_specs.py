@@ -67,7 +67,8 @@ def test_buildspec_needs_nothing_outside_app_so_a_repository_made_from_the_templ
 
 
 def test_buildspec_defaults_match_the_pipeline_contract():
-    assert load("buildspec.yml")["env"]["variables"] == {"APP_PORT": "8080", "DRILL_FAILURE_RATE": "0"}
+    assert load("buildspec.yml")["env"]["variables"] == {"APP_PORT": "8080", "DRILL_FAILURE_RATE": "0",
+                                                         "BAKE_MINUTES": "30"}
 
 
 def test_buildspec_artifact_puts_appspec_at_its_root():
