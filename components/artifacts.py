@@ -84,6 +84,12 @@ class ArtifactStore(pulumi.ComponentResource):
     def grant_read_write(self, name: str, role: aws.iam.Role) -> aws.iam.RolePolicy:
         return self._grant(name, role, READ_ACTIONS + WRITE_ACTIONS)
 
+    def grant_pipeline_store(self, name: str, role: aws.iam.Role) -> aws.iam.RolePolicy:
+        """What a pipeline's service role needs to pass artifacts through the bucket: AWS's documented CodePipeline
+        service-role policy adds s3:PutObjectAcl on the objects (docs/aws-behaviour.md, B15). ACLs are disabled on
+        this bucket (BucketOwnerEnforced), so it can set nothing but the owner's full control."""
+        return self._grant(name, role, READ_ACTIONS + WRITE_ACTIONS + ("s3:PutObjectAcl",))
+
     def _grant(self, name: str, role: aws.iam.Role, object_actions: tuple[str, ...]) -> aws.iam.RolePolicy:
         return iam.inline_policy(name, role, [
             iam.statement(object_actions, [pulumi.Output.concat(self.bucket.arn, "/*")], sid="Artifacts"),

@@ -79,7 +79,7 @@ class DeliveryPipeline(pulumi.ComponentResource):
 
     def _grants(self, args: DeliveryPipelineArgs) -> list[aws.iam.RolePolicy]:
         grants = [
-            args.artifacts.grant_read_write(f"{self._name}-artifacts", self.role),
+            args.artifacts.grant_pipeline_store(f"{self._name}-artifacts", self.role),
             args.build.grant_start(f"{self._name}-build", self.role),
             args.deployment.grant_deploy(f"{self._name}-deploy", self.role, args.context),
             # The source action uses the connection, through the service prefix its ARN names (a codestar-connections

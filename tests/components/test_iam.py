@@ -184,3 +184,11 @@ def test_the_topic_key_policy_grants_cloudwatch_use_only_for_this_account(run):
     cloudwatch = next(s for s in statements if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"})
     assert set(cloudwatch["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
     assert cloudwatch["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}}
+
+
+def test_only_the_pipeline_may_set_object_acls_and_only_on_artifacts(run):
+    """AWS's documented CodePipeline service-role policy has s3:PutObjectAcl on the artifact objects (B15)."""
+    bucket_arn = one(run, "aws:s3/bucket:Bucket").outputs["arn"]
+    assert grants_of(run, "pipeline-role")["s3:PutObjectAcl"] == {bucket_arn + "/*"}
+    for role in ("build-role", "fleet-instance-role", "deployment-role"):
+        assert "s3:PutObjectAcl" not in grants_of(run, role), role
