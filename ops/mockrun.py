@@ -150,6 +150,21 @@ def _mock_outputs(type_: str, name: str, inputs: dict, region: str) -> tuple[str
     elif type_ == "aws:ec2/launchTemplate:LaunchTemplate":
         resource_id = "lt-0123456789abcdef0"
         out["latestVersion"] = 1
+        arn = f"arn:aws:ec2:{region}:{ACCOUNT_ID}:launch-template/{resource_id}"
+    elif type_ == "aws:codebuild/project:Project":
+        out["name"] = inputs.get("name") or physical
+        arn = f"arn:aws:codebuild:{region}:{ACCOUNT_ID}:project/{out['name']}"
+    elif type_ == "aws:sns/topic:Topic":
+        out["name"] = inputs.get("name") or physical
+        arn = f"arn:aws:sns:{region}:{ACCOUNT_ID}:{out['name']}"
+        resource_id = arn  # a topic's id is its ARN
+    elif type_ == "aws:codepipeline/pipeline:Pipeline":
+        out["name"] = inputs.get("name") or physical
+        arn = f"arn:aws:codepipeline:{region}:{ACCOUNT_ID}:{out['name']}"
+    elif type_ == "aws:autoscaling/group:Group":
+        out["name"] = inputs.get("name") or physical
+        arn = (f"arn:aws:autoscaling:{region}:{ACCOUNT_ID}:autoScalingGroup:0123abcd-45ef-6789-abcd-0123456789ab:"
+               f"autoScalingGroupName/{out['name']}")
     elif type_ == "aws:cloudwatch/metricAlarm:MetricAlarm":
         out["name"] = inputs.get("name") or physical
         arn = f"arn:aws:cloudwatch:{region}:{ACCOUNT_ID}:alarm:{out['name']}"
