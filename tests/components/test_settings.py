@@ -56,6 +56,8 @@ class TestMistakes:
         ({"fleetSize": "three"}, "config `delivery:fleetSize` must be a whole number from 2 to 50 (got 'three')"),
         ({"fleetSize": "1"}, "config `delivery:fleetSize` must be a whole number from 2 to 50 (got '1')"),
         ({"approvalRequired": "yes"}, "config `delivery:approvalRequired` must be true or false (got 'yes')"),
+        # The bake runs inside one CodeDeploy hook, which AWS stops after an hour (docs/aws-behaviour.md, B5).
+        ({"bakeMinutes": "56"}, "config `delivery:bakeMinutes` must be a whole number from 1 to 55 (got '56')"),
         ({"environment": "qa"}, "config `delivery:environment` must be one of dev, staging, prod (got 'qa')"),
         ({"logRetentionDays": "10"}, "config `delivery:logRetentionDays` must be one of 1, 3, 5, 7, 14"),
         ({"connectionArn": "arn:aws:codeconnections:us-east-1:123:connection/x"},
