@@ -192,3 +192,13 @@ def test_only_the_pipeline_may_set_object_acls_and_only_on_artifacts(run):
     assert grants_of(run, "pipeline-role")["s3:PutObjectAcl"] == {bucket_arn + "/*"}
     for role in ("build-role", "fleet-instance-role", "deployment-role"):
         assert "s3:PutObjectAcl" not in grants_of(run, role), role
+
+
+def test_the_policy_pack_allows_on_star_every_action_the_program_grants_there(monkeypatch):
+    """The pack runs apart from the program, so it keeps its own list; it must not fall behind the program's."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "policies"))
+    from guardrails.iam import POLICIES  # the pack's own import path
+
+    (policy,) = [p for p in POLICIES if p.name == "iam-least-privilege"]
+    allowed = set(policy.config_schema.properties["actionsAllowedOnAnyResource"]["default"])
+    assert AWS_STAR_ONLY_ACTIONS <= allowed, sorted(AWS_STAR_ONLY_ACTIONS - allowed)
