@@ -1,5 +1,6 @@
-"""The runbook and README's "Operating it" section link only to files and headings that exist, so an operator
-following them in an incident never lands on a dead link."""
+"""The runbook, the README and every page under docs/ link only to files and headings that exist inside the
+repository, so an operator following them in an incident never lands on a dead link, and no page points at a file
+the repository does not have."""
 
 from __future__ import annotations
 
@@ -22,18 +23,29 @@ def operating_section(readme: str) -> str:
     return readme.split("\n## Operating it\n", 1)[1].split("\n## ", 1)[0]
 
 
+PAGES = ["README.md", "RUNBOOK.md", "app/README.md", "policies/README.md",
+         *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))]
+
+
 def links() -> list[tuple[str, str]]:
-    runbook = (ROOT / "RUNBOOK.md").read_text()
-    readme = operating_section((ROOT / "README.md").read_text())
-    return [("RUNBOOK.md", target) for target in LINK.findall(runbook)] + [
-        ("README.md", target) for target in LINK.findall(readme)]
+    return [(page, target) for page in PAGES for target in LINK.findall((ROOT / page).read_text())]
+
+
+def test_the_operating_section_links_the_runbook_the_docs_and_every_workflow():
+    linked = set(LINK.findall(operating_section((ROOT / "README.md").read_text())))
+    assert {"RUNBOOK.md", "docs/diagnose.md", "docs/rollback.md"} <= linked
+    assert {f".github/workflows/{p.name}" for p in (ROOT / ".github" / "workflows").glob("*.yml")} <= linked
+
+
+def test_no_page_names_a_design_file_the_repository_does_not_have():
+    for page in PAGES:
+        text = (ROOT / page).read_text()
+        assert "`DESIGN.md`" not in text and "(DESIGN.md)" not in text, page
 
 
 def test_the_pages_have_links_to_check():
     assert len([1 for page, _ in links() if page == "RUNBOOK.md"]) >= 10
-    linked = {target for page, target in links() if page == "README.md"}
-    assert {"RUNBOOK.md", "docs/diagnose.md", "docs/rollback.md"} <= linked
-    assert {f".github/workflows/{p.name}" for p in (ROOT / ".github" / "workflows").glob("*.yml")} <= linked
+    assert {"docs/design.md", "docs/aws-behaviour.md"} <= {target for page, target in links() if page == "README.md"}
 
 
 @pytest.mark.parametrize(("page", "target"), [link for link in links() if not link[1].startswith("http")],
