@@ -35,24 +35,20 @@ fleet = AppFleet("fleet", AppFleetArgs(
     app_port=settings.app_port, certificate_arn=settings.certificate_arn,
     log_retention_days=settings.log_retention_days), use_provider)
 build = ImageBuild("build", ImageBuildArgs(
-    context=context, registry=registry, artifacts=artifacts, app_log_group_name=fleet.app_log_group.name,
+    context=context, registry=registry, artifacts=artifacts, app_log_group=fleet.app_log_group,
     build_image=settings.build_image, timeout_minutes=settings.build_timeout_minutes,
     log_retention_days=settings.log_retention_days, app_port=settings.app_port,
     drill_failure_rate=settings.drill_failure_rate, bake_minutes=settings.bake_minutes), use_provider)
 alarms = DeploymentAlarms("alarms", DeploymentAlarmsArgs(
-    context=context, load_balancer_arn_suffix=fleet.alb.arn_suffix,
-    target_group_arn_suffix=fleet.target_group.arn_suffix, auto_scaling_group_name=fleet.group.name,
-    name_prefix=prefix, fault_rate_percent=settings.alarm_fault_rate_percent,
+    context=context, fleet=fleet, name_prefix=prefix, fault_rate_percent=settings.alarm_fault_rate_percent,
     latency_p50_ms=settings.alarm_latency_p50_ms, latency_p99_ms=settings.alarm_latency_p99_ms,
     cpu_percent=settings.alarm_cpu_percent, evaluation_minutes=settings.alarm_evaluation_minutes,
     notification_email=settings.notification_email), use_provider)
 deployment = AppDeployment("deployment", AppDeploymentArgs(
-    context=context, auto_scaling_group_name=fleet.group.name, target_group_name=fleet.target_group.name,
-    target_group_arn=fleet.target_group.arn, launch_template_arn=fleet.launch_template.arn,
-    instance_role_arn=fleet.role.arn, alarms=alarms, deployment_group_name=prefix,
+    context=context, fleet=fleet, alarms=alarms, deployment_group_name=prefix,
     min_healthy_percent=settings.deploy_min_healthy_percent, zone_monitor_minutes=settings.zone_monitor_minutes),
     use_provider)
-deployment.grant_follow("fleet-follows-deployments", fleet.role, context)  # the bake hook reads its wave
+deployment.grant_follow("fleet-follows-deployments", fleet.role)  # the bake hook reads its wave
 pipeline = DeliveryPipeline("pipeline", DeliveryPipelineArgs(
     context=context, artifacts=artifacts, build=build, deployment=deployment, alarms=alarms,
     github_owner=settings.github_owner, github_repo=settings.github_repo, github_branch=settings.github_branch,

@@ -12,7 +12,9 @@ import pulumi
 import pulumi_aws as aws
 
 from components import iam
+from components.args import require
 from components.aws_context import AwsContext
+from components.fleet import AppFleet
 
 PERIOD_SECONDS = 60
 
@@ -20,9 +22,8 @@ PERIOD_SECONDS = 60
 @dataclass
 class DeploymentAlarmsArgs:
     context: AwsContext
-    load_balancer_arn_suffix: pulumi.Input[str]
-    target_group_arn_suffix: pulumi.Input[str]
-    auto_scaling_group_name: pulumi.Input[str]
+    fleet: AppFleet
+    """Whose load balancer, target group and Auto Scaling group the alarms watch."""
     name_prefix: str
     """Names the composite alarm (CloudWatch requires a name for it), e.g. `app-prod`."""
     fault_rate_percent: float = 1.0
@@ -31,6 +32,13 @@ class DeploymentAlarmsArgs:
     cpu_percent: int = 80
     evaluation_minutes: int = 3
     notification_email: str | None = None
+
+    def __post_init__(self):
+        require(0 < self.fault_rate_percent < 100, self, "fault_rate_percent",
+                "above 0 and below 100 (100 never fires)")
+        require(1 <= self.latency_p50_ms <= self.latency_p99_ms, self, "latency_p50_ms", "from 1 up to latency_p99_ms")
+        require(1 <= self.cpu_percent <= 99, self, "cpu_percent", "1-99 (100 never fires)")
+        require(1 <= self.evaluation_minutes <= 60, self, "evaluation_minutes", "1-60")
 
 
 class DeploymentAlarms(pulumi.ComponentResource):
@@ -91,7 +99,8 @@ class DeploymentAlarms(pulumi.ComponentResource):
         ]})
 
     def _alb_dimensions(self) -> dict:
-        return {"LoadBalancer": self._args.load_balancer_arn_suffix, "TargetGroup": self._args.target_group_arn_suffix}
+        fleet = self._args.fleet
+        return {"LoadBalancer": fleet.alb.arn_suffix, "TargetGroup": fleet.target_group.arn_suffix}
 
     def _evaluation(self) -> dict:
         # N of N one-minute periods: a blip does not roll back; a real regression does within N minutes.
@@ -131,7 +140,7 @@ class DeploymentAlarms(pulumi.ComponentResource):
             f"{self._name}-cpu",
             alarm_description=f"Fleet average CPU above {args.cpu_percent}%",
             namespace="AWS/EC2", metric_name="CPUUtilization", statistic="Average",
-            dimensions={"AutoScalingGroupName": args.auto_scaling_group_name}, period=PERIOD_SECONDS,
+            dimensions={"AutoScalingGroupName": args.fleet.group.name}, period=PERIOD_SECONDS,
             comparison_operator="GreaterThanThreshold", threshold=args.cpu_percent,
             # Silent hosts stay INSUFFICIENT_DATA (visible, but no rollback before the fleet first reports).
             treat_missing_data="missing", **self._evaluation(), opts=self._child())

@@ -14,6 +14,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import iam
+from components.args import require
 
 READ_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion")
 WRITE_ACTIONS = ("s3:PutObject",)
@@ -26,8 +27,7 @@ class ArtifactStoreArgs:
     """Noncurrent object versions expire this many days after they stop being current."""
 
     def __post_init__(self):
-        if not 1 <= self.retention_days <= 3650:
-            raise ValueError(f"retention_days must be 1-3650, got {self.retention_days}")
+        require(1 <= self.retention_days <= 3650, self, "retention_days", "1-3650")
 
 
 class ArtifactStore(pulumi.ComponentResource):

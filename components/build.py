@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import iam, logs
+from components.args import require
 from components.artifacts import ArtifactStore
 from components.aws_context import AwsContext
 from components.registry import ImageRegistry
@@ -21,8 +22,8 @@ class ImageBuildArgs:
     context: AwsContext
     registry: ImageRegistry
     artifacts: ArtifactStore
-    app_log_group_name: pulumi.Input[str]
-    """Where the instances send container logs; handed to the deploy bundle through the build."""
+    app_log_group: aws.cloudwatch.LogGroup
+    """Where the instances send container logs; its name reaches the deploy bundle through the build."""
     build_image: str = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
     timeout_minutes: int = 30
     log_retention_days: int = 30
@@ -31,6 +32,12 @@ class ImageBuildArgs:
     bake_minutes: int = 30
     """How long the last wave bakes under the alarms; travels to the instances in the bundle's deploy.env."""
     compute_type: str = "BUILD_GENERAL1_SMALL"
+
+    def __post_init__(self):
+        require(5 <= self.timeout_minutes <= 480, self, "timeout_minutes", "5-480 (CodeBuild's limits)")
+        require(0 <= self.drill_failure_rate <= 1, self, "drill_failure_rate", "a share from 0 to 1")
+        require(1 <= self.bake_minutes <= 55, self, "bake_minutes", "1-55 (the bake hook must end within an hour)")
+        require(1024 <= self.app_port <= 65535, self, "app_port", "1024-65535")
 
 
 class ImageBuild(pulumi.ComponentResource):
@@ -77,7 +84,7 @@ class ImageBuild(pulumi.ComponentResource):
             "REPOSITORY_NAME": args.registry.repository_name,
             "AWS_ACCOUNT_ID": args.context.account_id,
             "APP_PORT": str(args.app_port),
-            "APP_LOG_GROUP": args.app_log_group_name,
+            "APP_LOG_GROUP": args.app_log_group.name,
             "DRILL_FAILURE_RATE": f"{args.drill_failure_rate:g}",
             "BAKE_MINUTES": str(args.bake_minutes),
         }

@@ -15,7 +15,9 @@ import pulumi_aws as aws
 
 from components import iam
 from components.alarms import DeploymentAlarms
+from components.args import require
 from components.aws_context import AwsContext
+from components.fleet import AppFleet
 
 ALL_AT_ONCE = "CodeDeployDefault.AllAtOnce"
 ROLLBACK_EVENTS = ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"]
@@ -34,11 +36,8 @@ LEFT_OUT_OF_AWS_CODEDEPLOY_ROLE = {
 @dataclass
 class AppDeploymentArgs:
     context: AwsContext
-    auto_scaling_group_name: pulumi.Input[str]
-    target_group_name: pulumi.Input[str]
-    target_group_arn: pulumi.Input[str]
-    launch_template_arn: pulumi.Input[str]
-    instance_role_arn: pulumi.Input[str]
+    fleet: AppFleet
+    """The Auto Scaling group, target group, launch template and instance role deployments go through."""
     alarms: DeploymentAlarms
     deployment_group_name: str
     """CodeDeploy requires a name for the group; one per stack, e.g. `app-prod`."""
@@ -48,10 +47,8 @@ class AppDeploymentArgs:
     """How long CodeDeploy watches the alarms after each Availability Zone before starting the next."""
 
     def __post_init__(self):
-        if not 0 <= self.min_healthy_percent <= 99:
-            raise ValueError(f"min_healthy_percent must be 0-99, got {self.min_healthy_percent}")
-        if not 0 <= self.zone_monitor_minutes <= 60:
-            raise ValueError(f"zone_monitor_minutes must be 0-60, got {self.zone_monitor_minutes}")
+        require(0 <= self.min_healthy_percent <= 99, self, "min_healthy_percent", "0-99 (0: all at once)")
+        require(0 <= self.zone_monitor_minutes <= 60, self, "zone_monitor_minutes", "0-60")
 
 
 class AppDeployment(pulumi.ComponentResource):
@@ -59,6 +56,7 @@ class AppDeployment(pulumi.ComponentResource):
         super().__init__("delivery:deployment:AppDeployment", name, None, opts)
         self._name = name
         self._context = args.context
+        fleet = args.fleet
         self.application = aws.codedeploy.Application(f"{name}-app", compute_platform="Server",
                                                       opts=self._child())
         self.config_name = self._deployment_config(args)
@@ -72,9 +70,9 @@ class AppDeployment(pulumi.ComponentResource):
             deployment_group_name=args.deployment_group_name,
             service_role_arn=self.role.arn,
             deployment_config_name=self.config_name,
-            autoscaling_groups=[args.auto_scaling_group_name],
+            autoscaling_groups=[fleet.group.name],
             deployment_style={"deployment_option": "WITH_TRAFFIC_CONTROL", "deployment_type": "IN_PLACE"},
-            load_balancer_info={"target_group_infos": [{"name": args.target_group_name}]},
+            load_balancer_info={"target_group_infos": [{"name": fleet.target_group.name}]},
             auto_rollback_configuration={"enabled": True, "events": ROLLBACK_EVENTS},
             alarm_configuration={"enabled": True, "ignore_poll_alarm_failure": False,
                                  "alarms": args.alarms.alarm_names},
@@ -105,15 +103,10 @@ class AppDeployment(pulumi.ComponentResource):
             opts=self._child())
         return config.deployment_config_name
 
-    def _group_arn(self, args: AppDeploymentArgs) -> pulumi.Output[str]:
-        return self._context.arn("autoscaling", pulumi.Output.concat(
-            "autoScalingGroup:*:autoScalingGroupName/", args.auto_scaling_group_name))
-
     def _grant_fleet(self, args: AppDeploymentArgs) -> aws.iam.RolePolicy:
         """AWSCodeDeployRole, as AWS documents it for EC2/Auto Scaling (docs/aws-behaviour.md, B11), scoped to this
         group, target group, launch template and instance role; minus LEFT_OUT_OF_AWS_CODEDEPLOY_ROLE."""
-        ctx = args.context
-        group_arn = self._group_arn(args)
+        ctx, fleet = args.context, args.fleet
         ec2 = lambda kind: ctx.arn("ec2", f"{kind}/*")  # noqa: E731 - a local ARN shorthand
         return iam.inline_policy(f"{self._name}-fleet", self.role, [
             # Lifecycle hooks let CodeDeploy deploy the current revision to instances the group launches; the rest
@@ -127,26 +120,26 @@ class AppDeployment(pulumi.ComponentResource):
                 "autoscaling:AttachLoadBalancers", "autoscaling:AttachLoadBalancerTargetGroups",
                 "autoscaling:PutScalingPolicy", "autoscaling:PutScheduledUpdateGroupAction",
                 "autoscaling:PutNotificationConfiguration", "autoscaling:PutWarmPool"],
-                [group_arn], sid="ThisAutoScalingGroup"),
+                [fleet.group.arn], sid="ThisAutoScalingGroup"),
             iam.statement(["elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:RegisterTargets"],
-                          [args.target_group_arn], sid="ThisTargetGroup"),
+                          [fleet.target_group.arn], sid="ThisTargetGroup"),
             # Only the instances of this group, which Auto Scaling tags with its name.
             iam.condition(
                 iam.statement(["ec2:TerminateInstances"], [ec2("instance")], sid="ThisGroupsInstances"),
-                {"StringEquals": {"aws:ResourceTag/aws:autoscaling:groupName": args.auto_scaling_group_name}}),
+                {"StringEquals": {"aws:ResourceTag/aws:autoscaling:groupName": fleet.group.name}}),
             # A group built from a launch template: launching through it, tagging at launch, and passing the
             # instance role to EC2 (docs/aws-behaviour.md, B11, B12).
             iam.condition(iam.statement(
                 ["ec2:RunInstances"],
-                [args.launch_template_arn, ec2("instance"), ec2("volume"), ec2("network-interface"),
+                [fleet.launch_template.arn, ec2("instance"), ec2("volume"), ec2("network-interface"),
                  ec2("subnet"), ec2("security-group"), pulumi.Output.concat("arn:", ctx.partition, ":ec2:",
                                                                             ctx.region, "::image/*")],
                 sid="LaunchThroughThisTemplate"),
-                {"ArnLike": {"ec2:LaunchTemplate": args.launch_template_arn}}),
+                {"ArnLike": {"ec2:LaunchTemplate": fleet.launch_template.arn}}),
             iam.condition(iam.statement(["ec2:CreateTags"], [ec2("instance"), ec2("volume"), ec2("network-interface")],
                                         sid="TagAtLaunch"),
                           {"StringEquals": {"ec2:CreateAction": "RunInstances"}}),
-            iam.condition(iam.statement(["iam:PassRole"], [args.instance_role_arn], sid="PassTheInstanceRole"),
+            iam.condition(iam.statement(["iam:PassRole"], [fleet.role.arn], sid="PassTheInstanceRole"),
                           {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}),
             iam.statement(["autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeLifecycleHooks",
                            "autoscaling:DescribeAutoScalingInstances", "autoscaling:DescribePolicies",
@@ -162,24 +155,20 @@ class AppDeployment(pulumi.ComponentResource):
             iam.statement(["cloudwatch:PutMetricAlarm"], args.alarms.metric_alarm_arns(), sid="ThisStacksAlarms"),
         ], parent=self)
 
-    def grant_deploy(self, name: str, role: aws.iam.Role, context: AwsContext) -> aws.iam.RolePolicy:
+    def grant_deploy(self, name: str, role: aws.iam.Role) -> aws.iam.RolePolicy:
         """What a pipeline needs to start and follow deployments of this application."""
-        app = context.arn("codedeploy", pulumi.Output.concat("application:", self.application.name))
-        config = context.arn("codedeploy", pulumi.Output.concat("deploymentconfig:", self.config_name))
+        # A built-in configuration (CodeDeployDefault.*) has no resource of ours to take the ARN from.
+        config = self._context.arn("codedeploy", pulumi.Output.concat("deploymentconfig:", self.config_name))
         return iam.inline_policy(name, role, [
             iam.statement(["codedeploy:GetApplication", "codedeploy:GetApplicationRevision",
-                           "codedeploy:RegisterApplicationRevision"], [app], sid="ThisApplication"),
-            iam.statement(["codedeploy:CreateDeployment", "codedeploy:GetDeployment"], [self.group_arn(context)],
+                           "codedeploy:RegisterApplicationRevision"], [self.application.arn], sid="ThisApplication"),
+            iam.statement(["codedeploy:CreateDeployment", "codedeploy:GetDeployment"], [self.group.arn],
                           sid="ThisDeploymentGroup"),
             iam.statement(["codedeploy:GetDeploymentConfig"], [config], sid="ThisDeploymentConfig"),
         ], parent=self)
 
-    def grant_follow(self, name: str, role: aws.iam.Role, context: AwsContext) -> aws.iam.RolePolicy:
+    def grant_follow(self, name: str, role: aws.iam.Role) -> aws.iam.RolePolicy:
         """Read this group's deployments: the bake hook on the instances asks which wave it is in."""
         return iam.inline_policy(name, role, [
-            iam.statement(["codedeploy:GetDeployment"], [self.group_arn(context)], sid="ThisDeploymentGroup"),
+            iam.statement(["codedeploy:GetDeployment"], [self.group.arn], sid="ThisDeploymentGroup"),
         ], parent=self)
-
-    def group_arn(self, context: AwsContext) -> pulumi.Output[str]:
-        return context.arn("codedeploy", pulumi.Output.concat(
-            "deploymentgroup:", self.application.name, "/", self.group.deployment_group_name))

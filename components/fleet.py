@@ -18,6 +18,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import iam, logs
+from components.args import require
 from components.artifacts import ArtifactStore
 from components.aws_context import AwsContext
 from components.network import Network
@@ -45,6 +46,12 @@ class AppFleetArgs:
     certificate_arn: str | None = None
     log_retention_days: int = 30
     root_volume_gb: int = 20
+
+    def __post_init__(self):
+        require(1 <= self.fleet_size <= 50, self, "fleet_size", "1-50")
+        require(0 <= self.min_healthy_percent <= 100, self, "min_healthy_percent", "0-100")
+        require(1024 <= self.app_port <= 65535, self, "app_port", "1024-65535 (the app runs unprivileged)")
+        require(8 <= self.root_volume_gb <= 1024, self, "root_volume_gb", "8-1024 (the AMI's snapshot is 8 GiB)")
 
 
 class AppFleet(pulumi.ComponentResource):
@@ -180,10 +187,8 @@ class AppFleet(pulumi.ComponentResource):
 
     def _grant_health_reports(self, args: AppFleetArgs) -> None:
         """An instance may mark itself (any instance of this group, as IAM cannot tell them apart) unhealthy."""
-        group_arn = args.context.arn("autoscaling", pulumi.Output.concat(
-            "autoScalingGroup:*:autoScalingGroupName/", self.group.name))
         iam.inline_policy(f"{self._name}-health-reports", self.role, [
-            iam.statement(["autoscaling:SetInstanceHealth"], [group_arn], sid="ReportOwnHealth"),
+            iam.statement(["autoscaling:SetInstanceHealth"], [self.group.arn], sid="ReportOwnHealth"),
         ], parent=self)
 
 

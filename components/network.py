@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from components.args import require
+
 
 @dataclass
 class NetworkArgs:
@@ -17,6 +19,13 @@ class NetworkArgs:
     cidr_block: str = "10.40.0.0/16"
     zone_count: int = 2
     subnet_cidrs: tuple[str, ...] = field(default=("10.40.0.0/20", "10.40.16.0/20", "10.40.32.0/20"))
+
+    def __post_init__(self):
+        require(bool(self.vpc_id) == bool(self.subnet_ids), self, "subnet_ids", "set together with vpc_id")
+        require(not self.subnet_ids or len(set(self.subnet_ids)) >= 2, self, "subnet_ids",
+                "at least two distinct subnets (two Availability Zones)")
+        require(2 <= self.zone_count <= len(self.subnet_cidrs), self, "zone_count",
+                f"2-{len(self.subnet_cidrs)} (one subnet CIDR per zone)")
 
 
 class Network(pulumi.ComponentResource):

@@ -15,6 +15,7 @@ import pulumi_aws as aws
 
 from components import iam
 from components.alarms import DeploymentAlarms
+from components.args import require
 from components.artifacts import ArtifactStore
 from components.aws_context import AwsContext
 from components.build import ImageBuild
@@ -37,6 +38,10 @@ class DeliveryPipelineArgs:
     """An existing CodeConnections connection; unset creates one (confirm it once in the console)."""
     approval_required: bool = True
     execution_mode: str = "SUPERSEDED"
+
+    def __post_init__(self):
+        require(self.execution_mode in ("SUPERSEDED", "QUEUED"), self, "execution_mode",
+                "SUPERSEDED or QUEUED (PARALLEL disables stage rollback and runs deployments side by side)")
 
 
 def _action(category: str, provider: str, name: str, configuration: dict, inputs=(), outputs=(),
@@ -81,7 +86,7 @@ class DeliveryPipeline(pulumi.ComponentResource):
         grants = [
             args.artifacts.grant_pipeline_store(f"{self._name}-artifacts", self.role),
             args.build.grant_start(f"{self._name}-build", self.role),
-            args.deployment.grant_deploy(f"{self._name}-deploy", self.role, args.context),
+            args.deployment.grant_deploy(f"{self._name}-deploy", self.role),
             # The source action uses the connection, through the service prefix its ARN names (a codestar-connections
             # action does not apply to a codeconnections ARN, nor the reverse).
             iam.inline_policy(f"{self._name}-connection", self.role, [self.connection_arn.apply(

@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import iam
+from components.args import require
 
 PULL_ACTIONS = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
 # Push also reads: layer checks, cache pulls, and DescribeImages to resolve the pushed digest.
@@ -21,6 +22,10 @@ class ImageRegistryArgs:
     keep_images: int = 30
     """Tagged release images kept as rollback targets; older ones expire."""
     untagged_expiry_days: int = 1
+
+    def __post_init__(self):
+        require(1 <= self.keep_images <= 1000, self, "keep_images", "1-1000 (ECR keeps at most 10,000 images)")
+        require(1 <= self.untagged_expiry_days <= 365, self, "untagged_expiry_days", "1-365")
 
 
 def lifecycle_policy(keep_images: int, untagged_expiry_days: int) -> str:

@@ -180,6 +180,13 @@ def _mock_outputs(type_: str, name: str, inputs: dict, region: str) -> tuple[str
     elif type_ == "aws:codedeploy/deploymentConfig:DeploymentConfig":
         out["deploymentConfigName"] = inputs.get("deploymentConfigName") or physical
         resource_id = out["deploymentConfigName"]
+        arn = f"arn:aws:codedeploy:{region}:{ACCOUNT_ID}:deploymentconfig:{resource_id}"
+    elif type_ == "aws:codedeploy/application:Application":
+        out["name"] = inputs.get("name") or physical
+        arn = f"arn:aws:codedeploy:{region}:{ACCOUNT_ID}:application:{out['name']}"
+    elif type_ == "aws:codedeploy/deploymentGroup:DeploymentGroup":
+        arn = (f"arn:aws:codedeploy:{region}:{ACCOUNT_ID}:deploymentgroup:{inputs.get('appName')}/"
+               f"{inputs.get('deploymentGroupName')}")
     elif type_.startswith("aws:") and "name" not in out:
         out["name"] = physical
     if type_.startswith("aws:ec2/") and type_ != "aws:ec2/launchTemplate:LaunchTemplate":
