@@ -3,19 +3,35 @@
 Every mistake raises `SettingsError`, a `pulumi.RunError`, so `pulumi up` prints one sentence that names the
 config key and what is allowed, and no traceback. Parsing works on plain strings (what the engine hands the
 program), so the rules are the same whatever reads the config.
+
+Safeguards cannot be switched off by a value: an alarm threshold that can never be exceeded, an evaluation window
+that cannot fire within the bake, an instance type the AMI cannot boot, a certificate the load balancer cannot use,
+and the failure drill in prod (unless `allowDrillInProd` says so by name) are refused. So is a key in the project's
+namespace that the program does not read: a misspelt key would otherwise leave its setting at the default.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 
 PROJECT = "delivery"
+# Every key the program reads in its namespace; any other `delivery:` key is refused (README: Config reference).
+KNOWN_KEYS = (
+    "environment", "appName", "githubOwner", "githubRepo", "githubBranch", "connectionArn", "instanceType",
+    "fleetSize", "deployMinHealthyPercent", "alarmFaultRatePercent", "alarmLatencyP50Ms", "alarmLatencyP99Ms",
+    "alarmCpuPercent", "alarmEvaluationMinutes", "bakeMinutes", "approvalRequired", "notificationEmail", "vpcId",
+    "subnetIds", "certificateArn", "keepImages", "artifactRetentionDays", "logRetentionDays", "buildTimeoutMinutes",
+    "buildImage", "appPort", "drillFailureRate", "allowDrillInProd", "pipelineExecutionMode",
+)
+AMI_ARCHITECTURE = "x86_64"  # components/fleet.py AMI_PARAMETER: Amazon Linux 2023 for x86_64 (a test pins this)
 
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
@@ -34,7 +50,15 @@ _CONNECTION_ARN = re.compile(
     r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]{36}$"
 )
 _CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
-_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+(-[a-z0-9]+)?$")  # sizes include metal-24xl
+# An instance family (everything before the `.`): series letters, generation digits, option letters, and for a few
+# families a suffix (m7i-flex, p6-b200, mac2-m2pro, u7i-12tb). Amazon EC2 Instance Types, "Amazon EC2 instance type
+# naming conventions" (https://docs.aws.amazon.com/ec2/latest/instancetypes/instance-type-names.html): "The first
+# position of the instance family indicates the series, for example c. The second position indicates the
+# generation, for example 7. The third position indicates the options, for example gn." Its options list has
+# "g - AWS Graviton processors", and its series list "A - Powered by Arm-based AWS Graviton processors" (a1)
+# (AWS writes an en dash).
+_INSTANCE_FAMILY = re.compile(r"^(?P<series>[a-z]+)(?P<generation>\d+)(?P<options>[a-z]*)(?:-(?P<suffix>[a-z0-9]+))?$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 _SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
@@ -78,6 +102,7 @@ class Settings:
     build_image: str
     app_port: int
     drill_failure_rate: float
+    allow_drill_in_prod: bool
     execution_mode: str
 
     @property
@@ -110,6 +135,7 @@ class _Reader:
         return SettingsError(f"config `{self.namespace}:{key}` must be {allowed}{got}")
 
     def raw(self, key: str) -> str | None:
+        assert self.namespace != PROJECT or key in KNOWN_KEYS, f"{key} is read but missing from KNOWN_KEYS"
         value = self._get(key)
         return None if value is None or str(value).strip() == "" else str(value).strip()
 
@@ -136,9 +162,11 @@ class _Reader:
             raise self.fail(key, f"a whole number from {low} to {high}", value)
         return number
 
-    def number(self, key: str, default: float, low: float, high: float, low_inclusive: bool = True) -> float:
-        lower = f"from {low:g} to" if low_inclusive else f"above {low:g} up to"
-        allowed = f"a number {lower} {high:g}"
+    def number(self, key: str, default: float, low: float, high: float, low_inclusive: bool = True,
+               high_inclusive: bool = True) -> float:
+        lower = f"from {low:g}" if low_inclusive else f"above {low:g}"
+        upper = (" to" if low_inclusive else " up to") if high_inclusive else " and below"
+        allowed = f"a number {lower}{upper} {high:g}"
         value = self.raw(key)
         if value is None:
             return default
@@ -146,7 +174,8 @@ class _Reader:
             number = float(value)
         except ValueError:
             raise self.fail(key, allowed, value) from None
-        in_range = (low <= number if low_inclusive else low < number) and number <= high
+        in_range = ((low <= number if low_inclusive else low < number)
+                    and (number <= high if high_inclusive else number < high))
         if not math.isfinite(number) or not in_range:
             raise self.fail(key, allowed, value)
         return number
@@ -182,8 +211,10 @@ class _Reader:
         return tuple(items)
 
 
-def parse_settings(project: Getter, aws: Getter, stack: str) -> Settings:
-    """Builds Settings from two config getters (the project's namespace and `aws`), or raises SettingsError."""
+def parse_settings(project: Getter, aws: Getter, stack: str, keys: Iterable[str] = ()) -> Settings:
+    """Builds Settings from two config getters (the project's namespace and `aws`) and the full names of every key
+    the stack sets (for unknown keys), or raises SettingsError."""
+    _check_keys(keys)
     cfg = _Reader(PROJECT, project)
     region = _Reader("aws", aws).string("region", _REGION, "an AWS region such as us-east-1", required=True)
     environment = cfg.choice("environment", ENVIRONMENTS, "prod" if stack not in ENVIRONMENTS else stack)
@@ -203,10 +234,13 @@ def parse_settings(project: Getter, aws: Getter, stack: str) -> Settings:
                                  default="t3.small"),
         fleet_size=cfg.integer("fleetSize", 3, 2 if is_prod else 1, 50),
         deploy_min_healthy_percent=cfg.integer("deployMinHealthyPercent", 66, 1 if is_prod else 0, 99),
-        alarm_fault_rate_percent=cfg.number("alarmFaultRatePercent", 1.0, 0, 100, low_inclusive=False),
+        # The alarms fire above their threshold (GreaterThanThreshold, components/alarms.py), and neither a share
+        # of requests nor CPUUtilization exceeds 100 %: a threshold of 100 could never fire.
+        alarm_fault_rate_percent=cfg.number("alarmFaultRatePercent", 1.0, 0, 100, low_inclusive=False,
+                                            high_inclusive=False),
         alarm_latency_p50_ms=cfg.integer("alarmLatencyP50Ms", 300, 1, 60_000),
         alarm_latency_p99_ms=cfg.integer("alarmLatencyP99Ms", 1500, 1, 60_000),
-        alarm_cpu_percent=cfg.integer("alarmCpuPercent", 80, 1, 100),
+        alarm_cpu_percent=cfg.integer("alarmCpuPercent", 80, 1, 99),
         alarm_evaluation_minutes=cfg.integer("alarmEvaluationMinutes", 3, 1, 60),
         # The bake runs inside the last wave's AfterAllowTraffic hook, and AWS caps a hook at 60 minutes.
         bake_minutes=cfg.integer("bakeMinutes", 30, 1, MAX_BAKE_MINUTES),
@@ -225,6 +259,7 @@ def parse_settings(project: Getter, aws: Getter, stack: str) -> Settings:
                                default="aws/codebuild/amazonlinux-x86_64-standard:5.0"),
         app_port=cfg.integer("appPort", 8080, 1024, 65535),
         drill_failure_rate=cfg.number("drillFailureRate", 0.0, 0, 1),
+        allow_drill_in_prod=cfg.boolean("allowDrillInProd", False),
         execution_mode=cfg.choice("pipelineExecutionMode", EXECUTION_MODES, "SUPERSEDED"),
     )
     _check_combinations(cfg, settings)
@@ -233,6 +268,36 @@ def parse_settings(project: Getter, aws: Getter, stack: str) -> Settings:
 
 def _check_combinations(cfg: _Reader, s: Settings) -> None:
     """Rules that span keys."""
+    architecture = instance_architecture(s.instance_type)
+    if architecture == "unknown":
+        raise cfg.fail("instanceType", "an EC2 instance type such as t3.small", s.instance_type)
+    if architecture != AMI_ARCHITECTURE:
+        kind = ("a Mac one, which runs macOS" if architecture.endswith("_mac") else
+                f"an {architecture} AWS Graviton one (a `g` after the generation, or the a1 series)")
+        raise cfg.fail("instanceType", f"an {AMI_ARCHITECTURE} instance type for the Amazon Linux 2023 "
+                                       f"{AMI_ARCHITECTURE} AMI, not {kind}", s.instance_type)
+    # ACM, "Supported Regions" (https://docs.aws.amazon.com/acm/latest/userguide/acm-regions.html): "Certificates in
+    # ACM are regional resources. To use a certificate with Elastic Load Balancing for the same fully qualified
+    # domain name (FQDN) or set of FQDNs in more than one AWS region, you must request or import a certificate for
+    # each region. ... You cannot copy a certificate between regions."
+    certificate_region = s.certificate_arn.split(":")[3] if s.certificate_arn else s.region
+    if certificate_region != s.region:
+        raise SettingsError(f"config `{PROJECT}:certificateArn` must be an ACM certificate in the stack's region "
+                            f"{s.region} (an ALB uses certificates from its own region only), not one from "
+                            f"{certificate_region}")
+    # The last wave's bake is the only watch after the last zone: an alarm must be able to fire inside it, with the
+    # same margin for metrics to arrive as between zones (zone_monitor_minutes).
+    if s.alarm_evaluation_minutes + METRIC_DELAY_MINUTES > s.bake_minutes:
+        if s.bake_minutes - METRIC_DELAY_MINUTES < 1:
+            raise cfg.fail("bakeMinutes", f"at least alarmEvaluationMinutes + {METRIC_DELAY_MINUTES} = "
+                                          f"{s.alarm_evaluation_minutes + METRIC_DELAY_MINUTES}, so the alarms can "
+                                          "fire before the bake ends", s.bake_minutes)
+        raise cfg.fail("alarmEvaluationMinutes", f"at most bakeMinutes - {METRIC_DELAY_MINUTES} = "
+                                                 f"{s.bake_minutes - METRIC_DELAY_MINUTES}, so the alarms can fire "
+                                                 f"within the {s.bake_minutes}-minute bake", s.alarm_evaluation_minutes)
+    if s.is_prod and s.drill_failure_rate > 0 and not s.allow_drill_in_prod:
+        raise cfg.fail("drillFailureRate", f"0 in prod, where the drill fails real requests, unless "
+                                           f"`{PROJECT}:allowDrillInProd` is true", s.drill_failure_rate)
     if bool(s.vpc_id) != bool(s.subnet_ids):
         raise SettingsError(f"config `{PROJECT}:vpcId` and `{PROJECT}:subnetIds` go together: set both or neither")
     if s.subnet_ids and len(set(s.subnet_ids)) < 2:
@@ -251,6 +316,62 @@ def _check_combinations(cfg: _Reader, s: Settings) -> None:
         )
 
 
+def instance_architecture(instance_type: str) -> str:
+    """The processor architecture of an EC2 instance type, from its name (see _INSTANCE_FAMILY): "x86_64",
+    "arm64" (AWS Graviton), "x86_64_mac" or "arm64_mac" (Mac instances, macOS only), or "unknown" for a name that
+    does not follow the convention. A test checks it against every instance type in EC2's DescribeInstanceTypes
+    answer (ProcessorInfo.SupportedArchitectures)."""
+    family = instance_type.split(".", 1)[0]
+    if family.startswith("mac"):
+        return "x86_64_mac" if family == "mac1" else "arm64_mac"
+    if family.startswith("u-"):  # the first High Memory types (u-6tb1): Intel
+        return "x86_64"
+    match = _INSTANCE_FAMILY.match(family)
+    if not match:
+        return "unknown"
+    # A `g` in a suffix: p6e-gb200's NVIDIA Grace CPU is Arm too (not in EC2's list the test reads, so unchecked).
+    arm = match["series"] == "a" or "g" in match["options"] or "g" in (match["suffix"] or "")
+    return "arm64" if arm else "x86_64"
+
+
+def _check_keys(keys: Iterable[str]) -> None:
+    """A key in the project's namespace that the program does not read is a mistake (most often a typo, which
+    would leave its setting at the default): refused, with the closest known key."""
+    for key in sorted(keys):
+        namespace, _, name = key.partition(":")
+        if namespace != PROJECT or name in KNOWN_KEYS:
+            continue
+        lowered = {known.lower(): known for known in KNOWN_KEYS}
+        if name.lower() == "region":
+            closest = ["aws:region"]
+        else:
+            closest = [f"{PROJECT}:{lowered[match]}"
+                       for match in difflib.get_close_matches(name.lower(), lowered, n=1, cutoff=0.6)]
+        if closest:
+            raise SettingsError(f"config `{key}` is not a setting of this program; did you mean `{closest[0]}`?")
+        raise SettingsError(f"config `{key}` is not a setting of this program (the README's config reference lists "
+                            "them)")
+
+
+def engine_config() -> dict[str, Any]:
+    """Every config key and value the engine passed to this program.
+
+    The Python SDK has no public call for this (pulumi.Config reads one key at a time), so this is the one place that
+    reads SDK internals, the same two places pulumi.runtime.config.get_config reads: the language host passes the
+    stack's config as JSON in the PULUMI_CONFIG environment variable (pulumi-language-python, constructConfig),
+    parsed by pulumi.runtime.config.get_config_env(); the Automation API's inline programs set it in process with
+    set_all_config, which fills the pulumi.runtime.config.CONFIG context variable. tests/components/test_settings.py
+    pins both, so an SDK change fails the suite rather than silently skipping the unknown-key check."""
+    from pulumi.runtime import config as runtime_config
+
+    try:
+        return {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    except AttributeError as error:
+        raise SettingsError(f"cannot list the stack's config keys with this Pulumi SDK ({error}); "
+                            "components/settings.py engine_config must follow the SDK") from None
+
+
 def load_settings() -> Settings:
     """Reads the running stack's config."""
-    return parse_settings(pulumi.Config(PROJECT).get, pulumi.Config("aws").get, pulumi.get_stack())
+    return parse_settings(pulumi.Config(PROJECT).get, pulumi.Config("aws").get, pulumi.get_stack(),
+                          list(engine_config()))

@@ -2,20 +2,36 @@
 
 from __future__ import annotations
 
+import contextvars
+import gzip
+import json
+import re
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.settings import SettingsError, parse_settings
+from components.settings import (
+    AMI_ARCHITECTURE,
+    KNOWN_KEYS,
+    SettingsError,
+    engine_config,
+    instance_architecture,
+    parse_settings,
+)
 
 REQUIRED = {"githubOwner": "example-org", "githubRepo": "delivery-app"}
+CERTIFICATE = "arn:aws:acm:{region}:123456789012:certificate/0123abcd-45ef-6789-abcd-0123456789ab"
 
 
-def parse(stack: str = "prod", region: str | None = "us-east-1", **values):
+def parse(stack: str = "prod", region: str | None = "us-east-1", keys=None, **values):
     project = {**REQUIRED, **{k: v for k, v in values.items() if v is not None}}
     for key in [k for k, v in values.items() if v is None]:
         project.pop(key, None)
-    return parse_settings(project.get, {"region": region}.get, stack)
+    if keys is None:  # what the engine passes: every key that is set
+        keys = [f"delivery:{key}" for key in project] + (["aws:region"] if region else [])
+    return parse_settings(project.get, {"region": region}.get, stack, keys)
 
 
 def error_of(**kwargs) -> str:
@@ -68,7 +84,8 @@ class TestMistakes:
         ({"notificationEmail": "oncall"}, "config `delivery:notificationEmail` must be an email address"),
         ({"subnetIds": "subnet-1"}, "config `delivery:subnetIds` must be a list of subnet ids"),
         ({"vpcId": "vpc-0123abcd"}, "`delivery:vpcId` and `delivery:subnetIds` go together"),
-        ({"alarmFaultRatePercent": "0"}, "config `delivery:alarmFaultRatePercent` must be a number above 0 up to 100"),
+        ({"alarmFaultRatePercent": "0"},
+         "config `delivery:alarmFaultRatePercent` must be a number above 0 and below 100 (got '0')"),
         ({"drillFailureRate": "nan"}, "config `delivery:drillFailureRate` must be a number from 0 to 1"),
         ({"pipelineExecutionMode": "PARALLEL"},
          "config `delivery:pipelineExecutionMode` must be one of SUPERSEDED, QUEUED (got 'PARALLEL')"),
@@ -103,10 +120,10 @@ def test_fleet_size_is_accepted_exactly_within_its_range(number):
 @given(st.floats(allow_nan=True, allow_infinity=True))
 def test_drill_failure_rate_is_a_fraction(number):
     if 0 <= number <= 1:
-        assert parse(drillFailureRate=repr(number)).drill_failure_rate == number
+        assert parse(stack="dev", drillFailureRate=repr(number)).drill_failure_rate == number
     else:
         with pytest.raises(SettingsError, match=r"delivery:drillFailureRate"):
-            parse(drillFailureRate=repr(number))
+            parse(stack="dev", drillFailureRate=repr(number))
 
 
 @given(st.integers(min_value=1, max_value=50), st.integers(min_value=1, max_value=99))
@@ -119,3 +136,157 @@ def test_waves_always_leave_an_instance_to_replace(fleet, percent):
         return
     kept = -(-s.fleet_size * s.deploy_min_healthy_percent // 100)
     assert kept < s.fleet_size
+
+
+class TestSafeguardsThatCannotBeSwitchedOff:
+    """Values that would leave an alarm, the bake or the AMI unable to do their job are refused."""
+
+    @pytest.mark.parametrize(("values", "expected"), [
+        # Every alarm is GreaterThanThreshold (components/alarms.py): a share of requests, or CPUUtilization,
+        # never exceeds 100 %, so a threshold of 100 can never fire.
+        ({"alarmFaultRatePercent": "100"},
+         "config `delivery:alarmFaultRatePercent` must be a number above 0 and below 100 (got '100')"),
+        ({"alarmCpuPercent": "100"},
+         "config `delivery:alarmCpuPercent` must be a whole number from 1 to 99 (got '100')"),
+        # The bake is the only watch after the last zone; the alarms need their window plus the minutes metrics
+        # take to arrive (the zone monitor's margin), or a regression in the last wave cannot stop the deployment.
+        ({"bakeMinutes": "5", "alarmEvaluationMinutes": "4"},
+         "config `delivery:alarmEvaluationMinutes` must be at most bakeMinutes - 2 = 3, so the alarms can fire "
+         "within the 5-minute bake (got 4)"),
+        ({"bakeMinutes": "10", "alarmEvaluationMinutes": "60"},
+         "config `delivery:alarmEvaluationMinutes` must be at most bakeMinutes - 2 = 8"),
+        ({"bakeMinutes": "2", "alarmEvaluationMinutes": "1"},
+         "config `delivery:bakeMinutes` must be at least alarmEvaluationMinutes + 2 = 3, so the alarms can fire "
+         "before the bake ends (got 2)"),
+        ({"drillFailureRate": "0.05"},
+         "config `delivery:drillFailureRate` must be 0 in prod, where the drill fails real requests, unless "
+         "`delivery:allowDrillInProd` is true (got 0.05)"),
+        ({"drillFailureRate": "0.05", "allowDrillInProd": "yes"},
+         "config `delivery:allowDrillInProd` must be true or false (got 'yes')"),
+        ({"certificateArn": CERTIFICATE.format(region="eu-west-1")},
+         "config `delivery:certificateArn` must be an ACM certificate in the stack's region us-east-1 "
+         "(an ALB uses certificates from its own region only), not one from eu-west-1"),
+    ])
+    def test_each_refusal_names_the_key_and_what_is_allowed(self, values, expected):
+        assert expected in error_of(**values)
+
+    def test_the_bake_keeps_the_same_margin_as_the_zone_monitor(self):
+        s = parse(bakeMinutes="5", alarmEvaluationMinutes="3")
+        assert s.alarm_evaluation_minutes + 2 == s.bake_minutes == s.zone_monitor_minutes
+
+    def test_the_drill_runs_in_prod_only_with_the_named_override(self):
+        s = parse(drillFailureRate="0.05", allowDrillInProd="true")
+        assert (s.drill_failure_rate, s.allow_drill_in_prod) == (0.05, True)
+        assert parse(stack="dev", drillFailureRate="0.5").drill_failure_rate == 0.5
+        assert parse(drillFailureRate="0", allowDrillInProd="false").drill_failure_rate == 0
+
+    def test_a_certificate_from_the_stacks_region_is_accepted(self):
+        arn = CERTIFICATE.format(region="eu-west-1")
+        assert parse(region="eu-west-1", certificateArn=arn).certificate_arn == arn
+
+
+class TestInstanceArchitecture:
+    """The launch template boots Amazon Linux 2023 for x86_64 (components/fleet.py AMI_PARAMETER)."""
+
+    def test_the_rule_follows_the_ami_the_fleet_boots(self):
+        from components.fleet import AMI_PARAMETER
+
+        assert AMI_PARAMETER.endswith(f"-{AMI_ARCHITECTURE}")
+
+    @pytest.mark.parametrize("instance_type", [
+        "t4g.small", "m6g.large", "m7g.xlarge", "c6g.large", "c7gn.2xlarge", "r6gd.large", "r8g.large", "a1.large",
+        "x2gd.xlarge", "im4gn.large", "is4gen.large", "g5g.xlarge", "hpc7g.4xlarge", "c8gb.metal-24xl",
+    ])
+    def test_graviton_types_are_refused(self, instance_type):
+        message = error_of(instanceType=instance_type)
+        assert message.startswith("config `delivery:instanceType` must be an x86_64 instance type for the Amazon "
+                                  "Linux 2023 x86_64 AMI")
+        assert "arm64" in message and f"got '{instance_type}'" in message
+
+    @pytest.mark.parametrize("instance_type", ["mac1.metal", "mac2-m2pro.metal"])
+    def test_mac_types_are_refused(self, instance_type):
+        assert "runs macOS" in error_of(instanceType=instance_type)
+
+    @pytest.mark.parametrize("instance_type", [
+        "t3.small", "t3a.micro", "m7i-flex.large", "c7i.metal-24xl", "m5zn.large", "g4dn.xlarge", "g4ad.xlarge",
+        "m7a.large", "u-6tb1.112xlarge", "p6-b200.48xlarge", "inf2.xlarge", "x2iedn.xlarge", "i4i.large",
+    ])
+    def test_x86_64_types_are_accepted(self, instance_type):
+        assert parse(instanceType=instance_type).instance_type == instance_type
+
+    def test_the_rule_agrees_with_every_instance_type_ec2_describes(self):
+        """moto ships a copy of EC2's DescribeInstanceTypes answer: each type's ProcessorInfo.SupportedArchitectures
+        is what AWS says. The name rule must agree with it for every type, or it is wrong."""
+        import moto
+
+        resources = Path(moto.__file__).parent / "ec2" / "resources"
+        packed = resources / "instance_types.json.gz"  # moto 5 ships it compressed; older releases did not
+        data = json.loads(gzip.decompress(packed.read_bytes()) if packed.exists()
+                          else (resources / "instance_types.json").read_bytes())
+        assert len(data) > 1000
+        wrong = {}
+        for name, info in data.items():
+            architectures = info["ProcessorInfo"]["SupportedArchitectures"]
+            expected = "x86_64" if "x86_64" in architectures else architectures[0]
+            if instance_architecture(name) != expected:
+                wrong[name] = (instance_architecture(name), architectures)
+        assert wrong == {}
+
+
+class TestUnknownKeys:
+    @pytest.mark.parametrize(("key", "suggestion"), [
+        ("fleetSzie", "fleetSize"),
+        ("fleetsize", "fleetSize"),
+        ("bakeMinute", "bakeMinutes"),
+        ("alarmCPUPercent", "alarmCpuPercent"),
+        ("allowDrillsInProd", "allowDrillInProd"),
+        ("certificateARN", "certificateArn"),
+    ])
+    def test_an_unknown_key_suggests_the_closest_known_one(self, key, suggestion):
+        message = error_of(keys=[f"delivery:{key}", "delivery:githubOwner", "aws:region"])
+        assert message == (f"config `delivery:{key}` is not a setting of this program; "
+                           f"did you mean `delivery:{suggestion}`?")
+
+    def test_an_unknown_key_with_nothing_close_points_to_the_reference(self):
+        message = error_of(keys=["delivery:colour"])
+        assert message == ("config `delivery:colour` is not a setting of this program "
+                           "(the README's config reference lists them)")
+
+    def test_keys_of_other_namespaces_are_not_ours_to_judge(self):
+        parse(keys=["aws:region", "aws:profile", "pulumi:tags", "other:fleetSzie", "delivery:githubOwner"])
+
+    def test_known_keys_match_the_readme_config_reference(self, project_root):
+        readme = (project_root / "README.md").read_text()
+        section = readme.split("## Config reference", 1)[1].split("\n## ", 1)[0]
+        documented = set()
+        for row in re.findall(r"^\| (.+?) \|", section, flags=re.MULTILINE):
+            documented.update(re.findall(r"`([A-Za-z0-9:]+)`", row))
+        documented = {key for key in documented if not key.startswith("aws:")}
+        assert documented == set(KNOWN_KEYS)
+
+
+class TestEngineConfig:
+    """The one place that reads SDK internals: every key the engine passed. If the SDK moves them, this fails."""
+
+    def test_it_reads_the_config_the_language_host_passes_in_pulumi_config(self, monkeypatch):
+        monkeypatch.setenv("PULUMI_CONFIG", json.dumps({"delivery:fleetSzie": "2", "aws:region": "us-east-1"}))
+        config = contextvars.copy_context().run(engine_config)
+        assert config == {"delivery:fleetSzie": "2", "aws:region": "us-east-1"}
+
+    def test_it_reads_config_set_in_process_by_the_automation_api(self, monkeypatch):
+        import pulumi.runtime
+
+        monkeypatch.delenv("PULUMI_CONFIG", raising=False)
+
+        def set_then_read():
+            pulumi.runtime.set_all_config({"delivery:bakeMinute": "5"})
+            return engine_config()
+
+        assert contextvars.copy_context().run(set_then_read) == {"delivery:bakeMinute": "5"}
+
+    def test_the_sdk_still_reads_single_keys_from_the_same_place(self, monkeypatch):
+        """pulumi.Config.get and engine_config must see the same config, or unknown keys go unseen."""
+        import pulumi
+
+        monkeypatch.setenv("PULUMI_CONFIG", json.dumps({"delivery:appName": "web"}))
+        assert contextvars.copy_context().run(lambda: pulumi.Config("delivery").get("appName")) == "web"
