@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 from guardrails.aws_types import PROVIDER_PREFIX, STACK
 from guardrails.framework import Resource
+from guardrails.sdk import is_special
 from guardrails.values import UNKNOWN
 
-SECRET_SIG = "4dabf18193072939515e22adb298388d"
 IGNORED_PROPERTIES = frozenset({"__defaults", "__meta", "tagsAll", "urn", "id"})
 
 
@@ -106,10 +106,6 @@ def match(plan: list[Resource], baseline: Baseline) -> dict[str, Resource]:
     return matched
 
 
-def _is_secret(value) -> bool:
-    return isinstance(value, dict) and SECRET_SIG in value
-
-
 def _may_equal(before, after) -> bool:
     """True unless the known parts of `after` differ from `before` (an unknown matches anything)."""
     if after is UNKNOWN:
@@ -130,8 +126,8 @@ def changed_properties(planned: Resource, old: BaselineResource) -> list[str]:
         if key in IGNORED_PROPERTIES:
             continue
         before = old.outputs.get(key, old.inputs[key])
-        after = planned.props.get(key)
-        if _is_secret(before) or _is_secret(after):
+        after = planned.prop(key)
+        if is_special(before) or is_special(after):
             continue
         if before != after and not _may_equal(before, after):  # the plain comparison first: it is much faster
             changed.append(key)

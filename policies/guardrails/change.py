@@ -8,7 +8,7 @@ from pulumi_policy import StackValidationArgs
 
 from guardrails import baseline as baselines
 from guardrails.aws_types import ECR_REPOSITORY, KMS_KEY, LB_LISTENERS, LB_TARGET_GROUPS, LOG_GROUP, S3_BUCKETS, STACK
-from guardrails.framework import stack_policy, stack_resources
+from guardrails.framework import stack_of, stack_policy, stack_resources
 from guardrails.values import UNKNOWN, Findings, get
 
 BASELINE_SCHEMA = {
@@ -69,12 +69,12 @@ def check_no_stateful_deletion(args: StackValidationArgs, config: dict, findings
     if baseline is None:
         return
     types = set(config["statefulTypes"])
-    plan = stack_resources(args)
-    matched = baselines.match(plan, baseline)
+    stack = stack_of(args)
+    matched = baselines.match(stack.resources, baseline)
     for old in baseline.of_types(types):
         if old.urn in matched:
             continue
-        candidates = sorted(r.name for r in plan if r.type == old.type and r.urn not in baseline.resources)
+        candidates = sorted(r.name for r in stack.of_types({old.type}) if r.urn not in baseline.resources)
         hint = (f"; if it was renamed (new {old.type.split(':')[-1]}: {', '.join(candidates)}), give the new one "
                 f"aliases=[pulumi.Alias(name='{old.name}')] so it moves instead" if candidates else "")
         findings.violation(f"{old.type} '{old.name}' is in the deployed stack but not in the plan, so it would be "

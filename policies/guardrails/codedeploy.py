@@ -6,7 +6,7 @@ from __future__ import annotations
 from pulumi_policy import StackValidationArgs
 
 from guardrails.aws_types import AUTOSCALING_GROUP, CODEDEPLOY_DEPLOYMENT_CONFIG, CODEDEPLOY_DEPLOYMENT_GROUP
-from guardrails.framework import Resource, resource_policy, stack_policy, stack_resources
+from guardrails.framework import Lookup, Resource, resource_policy, stack_of, stack_policy
 from guardrails.values import UNKNOWN, Findings, get
 
 REQUIRED_ROLLBACK_EVENTS = ("DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM")
@@ -41,19 +41,28 @@ def check_alarm_gate(group: Resource, config: dict, findings: Findings) -> None:
         findings.violation(f"deployment group '{group.name}' ignores alarm poll failures (ignorePollAlarmFailure)")
 
 
-def _linked(group: Resource, prop: str, candidates: list[Resource], name_key: str) -> list[Resource]:
-    """Resources `group.prop` refers to: by property dependency (works with unknown names), else by name."""
-    urns = set(group.property_dependencies.get(prop, []))
-    found = [r for r in candidates if r.urn in urns]
-    if found:
-        return found
-    names = get(group.props, prop, default=[])
-    names = names if isinstance(names, list) else [names]
-    return [r for r in candidates if get(r.props, name_key) in names and get(r.props, name_key) is not UNKNOWN]
+def _known_values(value: object) -> list:
+    return [] if value is UNKNOWN else [value]
 
 
-def _fleet_size(group: Resource, asgs: list[Resource]) -> int | None:
-    sizes = [get(asg.props, "minSize") for asg in _linked(group, "autoscalingGroups", asgs, "name")]
+class _Links:
+    """Resources of one kind that a deployment group refers to through a property: by property dependency (works
+    with unknown names), else by the value of their `name_key` property. Both are indexed."""
+
+    def __init__(self, candidates: list[Resource], name_key: str):
+        self._by_urn = Lookup(candidates, lambda r: [r.urn])
+        self._by_name = Lookup(candidates, lambda r: _known_values(get(r.props, name_key)))
+
+    def of(self, group: Resource, prop: str) -> list[Resource]:
+        found = self._by_urn.find(group.property_dependencies.get(prop, []))
+        if found:
+            return found
+        names = get(group.props, prop, default=[])
+        return self._by_name.find(names if isinstance(names, list) else [names])
+
+
+def _fleet_size(group: Resource, asgs: _Links) -> int | None:
+    sizes = [get(asg.props, "minSize") for asg in asgs.of(group, "autoscalingGroups")]
     if not sizes or any(size is None or size is UNKNOWN for size in sizes):
         return None
     return int(sum(sizes))
@@ -82,12 +91,12 @@ def _healthy_share(name: str, custom: Resource | None, fleet: int | None, findin
 
 def check_wave_size(args: StackValidationArgs, config: dict, findings: Findings) -> None:
     share = float(config["minHealthyShare"])
-    resources = stack_resources(args, {CODEDEPLOY_DEPLOYMENT_GROUP, CODEDEPLOY_DEPLOYMENT_CONFIG, AUTOSCALING_GROUP})
-    configs = [r for r in resources if r.type == CODEDEPLOY_DEPLOYMENT_CONFIG]
-    asgs = [r for r in resources if r.type == AUTOSCALING_GROUP]
-    for group in (r for r in resources if r.type == CODEDEPLOY_DEPLOYMENT_GROUP):
+    stack = stack_of(args)
+    configs = _Links(stack.of_types({CODEDEPLOY_DEPLOYMENT_CONFIG}), "deploymentConfigName")
+    asgs = _Links(stack.of_types({AUTOSCALING_GROUP}), "name")
+    for group in stack.of_types({CODEDEPLOY_DEPLOYMENT_GROUP}):
         name = get(group.props, "deploymentConfigName", default=DEFAULT_CONFIG)
-        custom = next(iter(_linked(group, "deploymentConfigName", configs, "deploymentConfigName")), None)
+        custom = next(iter(configs.of(group, "deploymentConfigName")), None)
         if name is UNKNOWN and custom is not None:
             name = f"deployment config '{custom.name}'"
         if not findings.known(name, f"{group.name}.deploymentConfigName"):

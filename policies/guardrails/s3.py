@@ -7,7 +7,7 @@ from __future__ import annotations
 from pulumi_policy import StackValidationArgs
 
 from guardrails.aws_types import S3_BUCKETS, S3_ENCRYPTION_CONFIGS, S3_PUBLIC_ACCESS_BLOCKS, S3_VERSIONINGS
-from guardrails.framework import Resource, stack_policy, stack_resources
+from guardrails.framework import Lookup, Resource, stack_of, stack_policy
 from guardrails.values import UNKNOWN, Findings, get
 
 SETTINGS_TYPES = S3_PUBLIC_ACCESS_BLOCKS | S3_ENCRYPTION_CONFIGS | S3_VERSIONINGS
@@ -15,12 +15,18 @@ BLOCK_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "rest
 ENCRYPTION_ALGORITHMS = ("AES256", "aws:kms", "aws:kms:dsse")
 
 
-def _targets(setting: Resource, bucket: Resource) -> bool:
-    if bucket.urn in setting.property_dependencies.get("bucket", []):
-        return True
+def _keys(setting: Resource) -> list[tuple[str, object]]:
+    """What a setting can be joined on: the URNs its `bucket` property depends on, and that property's value."""
+    keys = [("urn", urn) for urn in setting.property_dependencies.get("bucket", [])]
     target = get(setting.props, "bucket")
+    if target is not UNKNOWN and target is not None:
+        keys.append(("name", target))
+    return keys
+
+
+def _bucket_keys(bucket: Resource) -> list[tuple[str, object]]:
     names = {get(bucket.props, "bucket"), get(bucket.props, "id")} - {None, UNKNOWN}
-    return target is not UNKNOWN and target in names
+    return [("urn", bucket.urn), *(("name", name) for name in names)]
 
 
 def _check_public_access(bucket: Resource, blocks: list[Resource], findings: Findings) -> None:
@@ -70,10 +76,12 @@ def _check_versioning(bucket: Resource, versionings: list[Resource], findings: F
 
 
 def check_buckets(args: StackValidationArgs, config: dict, findings: Findings) -> None:
-    resources = stack_resources(args, S3_BUCKETS | SETTINGS_TYPES)
-    settings = [r for r in resources if r.type in SETTINGS_TYPES]
-    for bucket in (r for r in resources if r.type in S3_BUCKETS):
-        mine = [s for s in settings if _targets(s, bucket)]
+    """A setting belongs to a bucket when its `bucket` property depends on the bucket, or when its value is the
+    bucket's name or id; both are looked up in an index (settings keep their stack order)."""
+    stack = stack_of(args)
+    settings = Lookup(stack.of_types(SETTINGS_TYPES), _keys)
+    for bucket in stack.of_types(S3_BUCKETS):
+        mine = settings.find(_bucket_keys(bucket))
         _check_public_access(bucket, [s for s in mine if s.type in S3_PUBLIC_ACCESS_BLOCKS], findings)
         _check_encryption(bucket, [s for s in mine if s.type in S3_ENCRYPTION_CONFIGS], findings)
         _check_versioning(bucket, [s for s in mine if s.type in S3_VERSIONINGS], findings)

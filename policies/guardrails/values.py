@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
+from guardrails.sdk import UNKNOWN_STRING_VALUE, UnknownValueError
 
 
 class Unknown:
