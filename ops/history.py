@@ -1,18 +1,23 @@
 """`python -m ops history`: the stack's updates, newest first, with what each one changed in config.
 
 Secret values are read (`--show-secrets`) only so that a changed secret is reported as changed; no config value
-is ever printed, only key names."""
+is ever printed, only key names. An entry that cannot be read in full is shown with what could be read and a note on
+stderr; one without a valid version is skipped with a note. Text from the history (messages, keys) is printed with
+its control characters escaped, so it cannot drive the terminal."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import sys
 from datetime import datetime, timedelta
-from pathlib import Path
 
-from ops.argtypes import whole_number
-from ops.errors import OpsError
-from ops.stack_history import Entry, changed_keys, read_history
+from ops.argtypes import existing_directory, stack_name, whole_number
+from ops.errors import printable
+from ops.stack_history import Entry, History, changed_keys, read_history
+
+MAX_NOTES = 10
 
 
 def register(subparsers) -> None:
@@ -22,26 +27,34 @@ def register(subparsers) -> None:
         description="Every entry of `pulumi stack history` (all pages), newest first: version, kind, result, "
         "start, duration, git commit, message, resource changes and which config keys changed.",
     )
-    parser.add_argument("-s", "--stack", required=True, help="the stack, e.g. dev or prod")
+    parser.add_argument("-s", "--stack", required=True, type=stack_name, help="the stack, e.g. dev or prod")
     parser.add_argument("--json", action="store_true", help="print the entries as a JSON list")
     parser.add_argument("--limit", type=whole_number(1), help="show only the newest N entries")
     parser.add_argument("--cwd", default=".", help="the Pulumi project directory (default: the current one)")
     parser.set_defaults(handler=run)
 
 
-
 def run(args: argparse.Namespace) -> int:
-    if not Path(args.cwd).is_dir():
-        raise OpsError(f"--cwd {args.cwd}: no such directory")
-    entries = read_history(args.stack, cwd=args.cwd, show_secrets=True)
-    rows = describe(entries)[: args.limit] if args.limit else describe(entries)
+    cwd = existing_directory(args.cwd, "--cwd")
+    history = read_history(args.stack, cwd=cwd, show_secrets=True)
+    print_notes(history)
+    rows = describe(history.entries)
+    shown = rows[: args.limit] if args.limit else rows
     if args.json:
-        print(json.dumps(rows, indent=2))
-    elif not rows:
+        print(json.dumps(shown, indent=2))
+    elif not shown:
         print(f"stack {args.stack} has no history yet")
     else:
-        print("\n\n".join(render(row) for row in rows))
+        print("\n\n".join(render(row, oldest=row is rows[-1]) for row in shown))
     return 0
+
+
+def print_notes(history: History, limit: int = MAX_NOTES) -> None:
+    notes = history.notes()
+    for note in notes[:limit]:
+        print(f"note: {printable(note)}", file=sys.stderr)
+    if len(notes) > limit:
+        print(f"note: and {len(notes) - limit} more entries that could not be read in full", file=sys.stderr)
 
 
 def describe(entries: list[Entry]) -> list[dict]:
@@ -62,24 +75,31 @@ def describe(entries: list[Entry]) -> list[dict]:
                 "message": entry.message,
                 "resourceChanges": entry.resource_changes,
                 "configChanges": changes,
+                "configRecorded": entry.config is not None,
+                "notes": list(entry.problems),
             }
         )
     return rows
 
 
-def render(row: dict) -> str:
+def render(row: dict, oldest: bool = False) -> str:
     commit = row["gitCommit"][:12] if row["gitCommit"] else "not recorded"
     if row["gitDirty"]:
         commit += " (dirty tree)"
     lines = [
-        f"version {row['version']}  {row['kind']}  {row['result']}",
+        f"version {row['version']}  {_one_line(row['kind'])}  {_one_line(row['result'])}",
         f"  started   {row['start'] or 'unknown'}  took {_duration(row['durationSeconds'])}",
         f"  commit    {commit}",
-        f"  message   {row['message'] or '-'}",
+        f"  message   {_one_line(row['message']) or '-'}",
         f"  resources {_resource_changes(row['resourceChanges'])}",
-        f"  config    {_config_changes(row['configChanges'])}",
+        f"  config    {_config_changes(row, oldest)}",
     ]
     return "\n".join(lines)
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    shown = printable(text)
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -87,18 +107,23 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def _duration(seconds: float | None) -> str:
-    return "unknown" if seconds is None else str(timedelta(seconds=round(seconds)))
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return "unknown"
+    return str(timedelta(seconds=round(seconds)))
 
 
 def _resource_changes(changes: dict | None) -> str:
     if not changes:
         return "none recorded"
-    return ", ".join(f"{operation} {count}" for operation, count in sorted(changes.items()))
+    return ", ".join(f"{_one_line(operation, 40)} {count}" for operation, count in sorted(changes.items()))
 
 
-def _config_changes(changes: dict | None) -> str:
+def _config_changes(row: dict, oldest: bool) -> str:
+    changes = row["configChanges"]
+    if not row["configRecorded"]:
+        return "not recorded (see the note)"
     if changes is None:
-        return "first entry"
-    parts = [f"{label} {', '.join(changes[label])}" for label in ("added", "removed", "changed") if changes[label]]
+        return "first entry" if oldest else "unknown (the entry before it recorded no config)"
+    labels = ("added", "removed", "changed")
+    parts = [f"{label} {', '.join(_one_line(key, 80) for key in changes[label])}" for label in labels if changes[label]]
     return "; ".join(parts) or "unchanged"
-

@@ -1,26 +1,39 @@
 """Stack history: `pulumi stack history --json` read page by page, parsed into typed entries, and the rollback
 target chosen from them.
 
-The JSON shape is the CLI's `updateInfoJSON`: version, kind, startTime, message, environment (git.head,
-git.dirty, ...), config ({key: {value?, objectValue?, secret}}), result, and, once finished, endTime and
-resourceChanges. Secret config values are present only when the CLI ran with `--show-secrets`.
-"""
+The JSON shape is the CLI's `updateInfoJSON` (pkg/cmd/pulumi/stack/stack_history.go in github.com/pulumi/pulumi):
+version (int), kind, startTime, message (strings), environment (map of strings: git.head, git.dirty, ...), config
+({key: {value?: string, objectValue?: any, secret: bool}}, always present, `{}` when empty), result, and, once
+finished, endTime and resourceChanges (map of ints). Secret config values are present only when the CLI ran with
+`--show-secrets`.
+
+Nothing else is guessed at: an entry without a valid version is skipped with a note, a field that cannot be read is
+left unknown with a note (`Entry.problems`), and a missing or malformed `config` is None ("not recorded"), never
+"no keys" (restoring no keys would remove every key)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ops.errors import OpsError
+from ops.errors import OpsError, printable
 from ops.pulumi_cli import run_pulumi_json
 
 DEFAULT_PAGE_SIZE = 100
+MAX_PAGES = 10_000
+MAX_INT = 2**63 - 1  # the CLI's ints are Go int64
 SUCCEEDED = "succeeded"
 IN_PROGRESS = "in-progress"
 UPDATE = "update"
+COMMIT = re.compile(r"[0-9a-fA-F]{4,64}")
+
+
+class Malformed(ValueError):
+    """A part of the CLI's JSON that does not have its documented shape; the message says which and how."""
 
 
 @dataclass(frozen=True)
@@ -37,22 +50,42 @@ class ConfigValue:
         return self.object_value is not None
 
     def shown(self) -> str:
-        """What may be printed: never a secret's value."""
-        return "[secret]" if self.secret else str(self.value)
+        """What may be printed: never a secret's value, never a control character."""
+        return "[secret]" if self.secret else printable(str(self.value))
 
 
 def parse_config(raw: dict | None) -> dict[str, ConfigValue]:
-    config = {}
-    for key, item in (raw or {}).items():
-        if not isinstance(item, dict):
-            raise OpsError(f"config key `{key}` in the Pulumi CLI's JSON is not an object")
-        config[key] = ConfigValue(item.get("value"), bool(item.get("secret", False)), item.get("objectValue"))
-    return config
+    """`{key: configValueJSON}` as typed values; raises Malformed for anything else (`null` is no keys)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise Malformed(f"config is {_kind_of(raw)}, not an object")
+    return {str(key): _config_value(str(key), item) for key, item in raw.items()}
+
+
+def _config_value(key: str, item: Any) -> ConfigValue:
+    where = f"config key {printable(key)}"
+    if not isinstance(item, dict):
+        raise Malformed(f"{where} is {_kind_of(item)}, not an object")
+    secret, value = item.get("secret"), item.get("value")
+    if not isinstance(secret, bool):
+        raise Malformed(f"{where} has `secret` {_kind_of(secret)}, not true or false")
+    if value is not None and not isinstance(value, str):
+        raise Malformed(f"{where} has a value that is {_kind_of(value)}, not a string")
+    if value is None and not secret:
+        raise Malformed(f"{where} has no value")
+    return ConfigValue(value, secret, item.get("objectValue"))
+
+
+def _kind_of(value: Any) -> str:
+    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list", dict: "an object"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
 @dataclass(frozen=True)
 class Entry:
-    """One update of the stack's history (an `up`, `preview`, `refresh`, `destroy`, ...)."""
+    """One update of the stack's history (an `up`, `preview`, `refresh`, `destroy`, ...). `config` is None when the
+    entry recorded none that can be read; `problems` lists what could not be read, for a note."""
 
     version: int
     kind: str
@@ -61,8 +94,11 @@ class Entry:
     end_time: datetime | None
     message: str
     environment: dict[str, str] = field(default_factory=dict)
-    config: dict[str, ConfigValue] = field(default_factory=dict)
+    config: dict[str, ConfigValue] | None = field(default_factory=dict)
     resource_changes: dict[str, int] | None = None
+    problems: tuple[str, ...] = ()
+    environment_readable: bool = True
+    outcome_readable: bool = True  # kind and result
 
     @property
     def git_commit(self) -> str | None:
@@ -84,63 +120,174 @@ class Entry:
         return self.kind == UPDATE and self.result == SUCCEEDED
 
 
-def _parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        return None
+@dataclass(frozen=True)
+class History:
+    """Entries newest first, and a note for each raw entry that was skipped because it had no valid version."""
+
+    entries: list[Entry]
+    skipped: list[str] = field(default_factory=list)
+
+    def notes(self) -> list[str]:
+        notes = [f"skipped a stack history entry: {reason}" for reason in self.skipped]
+        notes += [f"version {entry.version}: {'; '.join(entry.problems)}" for entry in self.entries if entry.problems]
+        return notes
+
+
+def valid_version(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_INT:
+        return value
+    return None
 
 
 def parse_entry(raw: dict) -> Entry:
-    try:
-        version = int(raw["version"])
-    except (KeyError, TypeError, ValueError) as error:
-        raise OpsError(f"a stack history entry has no valid version: {error}") from error
+    """One updateInfoJSON; raises Malformed only when it has no valid version (nothing else identifies it)."""
+    version = valid_version(raw.get("version"))
+    if version is None:
+        shown = printable(repr(raw.get("version")))[:40] if "version" in raw else "missing"
+        raise Malformed(f"its version ({shown}) is not a whole number from 1 to {MAX_INT}")
+    problems: list[str] = []
+    kind, result = _text(raw, "kind", problems), _text(raw, "result", problems)
+    outcome_readable = not problems
+    start, end = _time(raw, "startTime", problems), _time(raw, "endTime", problems)
+    if start and end and end < start:
+        problems.append("its end time is before its start time")
+        end = None
+    environment, environment_readable = _environment(raw.get("environment"), problems)
     return Entry(
         version=version,
-        kind=str(raw.get("kind", "")),
-        result=str(raw.get("result", "")),
-        start_time=_parse_time(raw.get("startTime")),
-        end_time=_parse_time(raw.get("endTime")),
-        message=str(raw.get("message") or ""),
-        environment={str(k): str(v) for k, v in (raw.get("environment") or {}).items()},
-        config=parse_config(raw.get("config")),
-        resource_changes=raw.get("resourceChanges"),
+        kind=kind,
+        result=result,
+        start_time=start,
+        end_time=end,
+        message=_text(raw, "message", problems),
+        environment=environment,
+        config=_entry_config(raw, problems),
+        resource_changes=_resource_changes(raw.get("resourceChanges"), problems),
+        problems=tuple(problems),
+        environment_readable=environment_readable,
+        outcome_readable=outcome_readable,
     )
 
 
-def parse_history(raw_entries: Iterable[dict]) -> list[Entry]:
-    """Typed entries, newest first, one per version (pages may overlap when the stack changes while reading)."""
-    by_version = {}
-    for raw in raw_entries:
-        entry = parse_entry(raw)
+def _text(raw: dict, key: str, problems: list[str]) -> str:
+    value = raw.get(key)
+    if value is None or isinstance(value, str):
+        return value or ""
+    problems.append(f"`{key}` is {_kind_of(value)}, not a string")
+    return ""
+
+
+def _time(raw: dict, key: str, problems: list[str]) -> datetime | None:
+    """An RFC 3339 time as UTC. One without a zone is read as UTC (the CLI prints UTC); anything else is unknown."""
+    text = raw.get(key)
+    if text is None or text == "":
+        return None
+    if not isinstance(text, str):
+        problems.append(f"`{key}` is {_kind_of(text)}, not a time")
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+        if moment.tzinfo is None:
+            problems.append(f"`{key}` has no time zone; read as UTC")
+            return moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        problems.append(f"`{key}` ({printable(text)[:40]}) is not a time")
+        return None
+
+
+def _environment(raw: Any, problems: list[str]) -> tuple[dict[str, str], bool]:
+    """The environment's strings, and whether what a rollback needs from it (git.head, git.dirty) is readable."""
+    if raw is None:
+        return {}, True
+    if not isinstance(raw, dict):
+        problems.append(f"`environment` is {_kind_of(raw)}, not an object")
+        return {}, False
+    environment, readable = {}, True
+    for key, value in raw.items():
+        if not isinstance(value, str):
+            problems.append(f"environment `{printable(str(key))}` is {_kind_of(value)}, not a string")
+            readable = readable and key not in ("git.head", "git.dirty")
+        elif key == "git.head" and not COMMIT.fullmatch(value):
+            problems.append(f"environment `git.head` ({printable(value)[:40]}) is not a commit id")
+            readable = False
+        elif key == "git.dirty" and value not in ("true", "false"):
+            problems.append(f"environment `git.dirty` ({printable(value)[:20]}) is not true or false")
+            readable = False
+        else:
+            environment[str(key)] = value
+    return environment, readable
+
+
+def _entry_config(raw: dict, problems: list[str]) -> dict[str, ConfigValue] | None:
+    if raw.get("config") is None:
+        problems.append("it records no config")
+        return None
+    try:
+        return parse_config(raw["config"])
+    except Malformed as error:
+        problems.append(f"its config cannot be read: {error}")
+        return None
+
+
+def _resource_changes(raw: Any, problems: list[str]) -> dict[str, int] | None:
+    if raw is None:
+        return None
+    counts_ok = isinstance(raw, dict) and all(
+        isinstance(count, int) and not isinstance(count, bool) and 0 <= count <= MAX_INT for count in raw.values()
+    )
+    if not counts_ok:
+        problems.append("`resourceChanges` is not a map of counts")
+        return None
+    return {str(operation): count for operation, count in raw.items()}
+
+
+def parse_history_checked(raw_entries: Iterable[Any]) -> History:
+    """Typed entries, newest first, one per version (pages may overlap when the stack changes while reading), and a
+    note for each raw entry skipped."""
+    by_version: dict[int, Entry] = {}
+    skipped: list[str] = []
+    for position, raw in enumerate(raw_entries, start=1):
+        if not isinstance(raw, dict):
+            skipped.append(f"entry {position} is {_kind_of(raw)}, not an object")
+            continue
+        try:
+            entry = parse_entry(raw)
+        except Malformed as error:
+            skipped.append(f"entry {position}: {error}")
+            continue
         by_version[entry.version] = entry
-    return sorted(by_version.values(), key=lambda entry: entry.version, reverse=True)
+    entries = sorted(by_version.values(), key=lambda entry: entry.version, reverse=True)
+    return History(entries, list(dict.fromkeys(skipped)))
+
+
+def parse_history(raw_entries: Iterable[Any]) -> list[Entry]:
+    """The entries of parse_history_checked (newest first), without the notes."""
+    return parse_history_checked(raw_entries).entries
 
 
 def read_history(
     stack: str, cwd: Path | str | None = None, show_secrets: bool = False, page_size: int = DEFAULT_PAGE_SIZE
-) -> list[Entry]:
+) -> History:
     """Every page of `pulumi stack history --json`, newest first. Stops at a short or empty page, or at a page
     that brings no new version (a backend that ignores paging must not loop us forever)."""
-    raw_entries: list[dict] = []
-    seen: set = set()
-    page = 1
-    while True:
+    raw_entries: list[Any] = []
+    seen: set[int] = set()
+    for page in range(1, MAX_PAGES + 1):
         args = ["stack", "history", "--stack", stack, "--page-size", str(page_size), "--page", str(page)]
         if show_secrets:
             args.append("--show-secrets")
-        batch = run_pulumi_json(args, cwd=cwd) or []
+        batch = run_pulumi_json(args, cwd=cwd)
+        batch = [] if batch is None else batch
         if not isinstance(batch, list):
             raise OpsError("`pulumi stack history --json` did not print a list")
-        new = [raw for raw in batch if isinstance(raw, dict) and raw.get("version") not in seen]
-        raw_entries.extend(new)
-        seen.update(raw.get("version") for raw in new)
+        raw_entries.extend(batch)
+        versions = {valid_version(raw.get("version")) for raw in batch if isinstance(raw, dict)} - {None}
+        new = versions - seen
+        seen |= versions
         if len(batch) < page_size or not new:
-            return parse_history(raw_entries)
-        page += 1
+            break
+    return parse_history_checked(raw_entries)
 
 
 def update_in_progress(entries: Sequence[Entry]) -> Entry | None:
@@ -176,19 +323,23 @@ def choose_target(entries: Sequence[Entry], to_version: int | None = None) -> En
 
 
 def _article(kind: str) -> str:
-    kind = kind or "unknown operation"
+    kind = printable(kind) or "unknown operation"
     return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
 
 
 def _result_phrase(result: str) -> str:
     return {"succeeded": "succeeded", "failed": "failed", IN_PROGRESS: "is still in progress"}.get(
-        result, f"ended with result `{result or 'unknown'}`"
+        result, f"ended with result `{printable(result) or 'unknown'}`"
     )
 
 
-def changed_keys(before: dict[str, ConfigValue], after: dict[str, ConfigValue]) -> dict[str, list[str]]:
-    """Config keys added, removed and changed from `before` to `after`. A secret whose value was not shown is
-    compared by presence only; values never leave this function."""
+def changed_keys(
+    before: dict[str, ConfigValue] | None, after: dict[str, ConfigValue] | None
+) -> dict[str, list[str]] | None:
+    """Config keys added, removed and changed from `before` to `after` (None when either was not recorded). A
+    secret whose value was not shown is compared by presence only; values never leave this function."""
+    if before is None or after is None:
+        return None
     added = sorted(set(after) - set(before))
     removed = sorted(set(before) - set(after))
     changed = sorted(key for key in set(before) & set(after) if before[key] != after[key])

@@ -9,103 +9,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from ops.aws import utc_iso
+from ops.diagnose.advice import CAUSES, next_step
 from ops.diagnose.collect import NOT_AUTHORIZED, Findings, Handles, external_id, provider_of
-
-# class id -> (title, next step). {rollback} is the app rollback command, {detail} what the class names.
-CAUSES: dict[str, tuple[str, str]] = {
-    "source_connection_pending": (
-        "source connection pending",
-        "Finish the connection handshake: in the console open Developer Tools > Settings > Connections, choose "
-        "{detail}, click 'Update pending connection' and authorize the app; then release a change: "
-        "aws codepipeline start-pipeline-execution --name {pipeline}",
-    ),
-    "dependency_install_failed": (
-        "dependency install failed",
-        "Fix the dependency install shown in the log tail (a missing or yanked version, a registry outage); "
-        "pin a version that exists, push, and the pipeline runs again",
-    ),
-    "unit_tests_failed": (
-        "unit tests failed",
-        "Run the unit tests locally, fix the failing test named in the log tail, and push the fix",
-    ),
-    "contract_check_failed": (
-        "contract check failed",
-        "The change breaks the API contract: keep the old fields and endpoints (add, do not remove or rename), "
-        "or version the API; rerun the contract check locally before pushing",
-    ),
-    "image_build_failed": (
-        "image build failed",
-        "Reproduce with `docker build` on the same commit, fix the Dockerfile step shown in the log tail, push",
-    ),
-    "image_push_denied": (
-        "image push denied",
-        "Let the build role push to the repository ({detail}); in this program registry.grant_push(role) grants "
-        "it; run `pulumi up`, then retry the Build stage",
-    ),
-    "image_tag_exists": (
-        "image tag already exists",
-        "Tags are immutable and this commit's image was already pushed: push a new commit, or retry the stages "
-        "after Build to deploy the image that exists",
-    ),
-    "build_timed_out": (
-        "build timed out",
-        "Find the slow step in the log tail (a hung test, a slow download); fix it, or raise the build "
-        "project's timeout only if the build really needs longer",
-    ),
-    "hook_script_failed": (
-        "hook script failed",
-        "Roll back now if users are affected ({rollback}); then fix the {detail} hook script using its log tail "
-        "and push the fix",
-    ),
-    "health_check_failed": (
-        "health check failed",
-        "The new version never became healthy: roll back ({rollback}), then run the image locally and check "
-        "/healthz before pushing a fix",
-    ),
-    "too_few_healthy_hosts": (
-        "too few healthy hosts",
-        "Check the fleet: Auto Scaling group instance health and the target group's healthy hosts; replace "
-        "unhealthy instances, then retry the Deploy stage",
-    ),
-    "stopped_by_alarm": (
-        "stopped by alarm",
-        "The new version tripped {detail}: confirm the rollback finished ({rollback} if it did not), "
-        "read the alarm's metric for the deployment window, fix the regression, push",
-    ),
-    "agent_not_running": (
-        "CodeDeploy agent not running",
-        "Start the CodeDeploy agent on the instances (`sudo systemctl start codedeploy-agent`), check the "
-        "instance profile lets it reach CodeDeploy and S3, then retry the Deploy stage",
-    ),
-    "missing_permissions": (
-        "missing permissions",
-        "Grant {detail} to the role named in the evidence (in the Pulumi program, then `pulumi up`), "
-        "then retry the failed stage",
-    ),
-    "revision_missing": (
-        "revision missing",
-        "The deployment bundle is gone from the artifact store: release the change again "
-        "(aws codepipeline start-pipeline-execution --name {pipeline})",
-    ),
-    "deploy_timed_out": (
-        "deploy timed out",
-        "Find the step that hung in the lifecycle events (often a hook waiting on the network); fix it, "
-        "roll back meanwhile if users are affected ({rollback})",
-    ),
-    "approval_rejected": (
-        "approval rejected",
-        "Read the reviewer's comment in the evidence, address it, push; the next change asks again",
-    ),
-    "approval_pending": (
-        "approval pending",
-        "A reviewer must approve or reject the {detail} action: in the console, or with "
-        "aws codepipeline put-approval-result (the token is in get-pipeline-state)",
-    ),
-    "unknown": (
-        "unknown",
-        "No known cause matched; read the raw error in the evidence and the action's console link",
-    ),
-}
 
 FAILED_PHASE = {"FAILED", "FAULT", "TIMED_OUT", "STOPPED"}
 FAILED_COMMAND = re.compile(r"Error while executing command: (.+?)\. Reason: exit status (\d+)", re.S)
@@ -125,6 +31,13 @@ STREAM_PREFIX = re.compile(r"^\s*(?:LifecycleEvent - \w+\s*)?(?:Script - \S+\s*)
 IAM_SERVICE = re.compile(r"permission to perform operations in the following AWS service: (\w+)")
 SCRIPT_CODES = {"ScriptFailed", "ScriptTimedOut", "ScriptMissing", "ScriptNotExecutable"}
 PERMISSION_CODES = {"IAM_ROLE_PERMISSIONS", "IAM_ROLE_MISSING", "AUTO_SCALING_IAM_ROLE_PERMISSIONS"}
+# The bake runs in the last wave's AfterAllowTraffic hook (app/hooks/after_allow_traffic.sh); AfterAllowTraffic
+# runs "after they are registered with a load balancer":
+# https://docs.aws.amazon.com/codedeploy/latest/userguide/reference-appspec-file-structure-hooks.html
+BAKE_HOOK = "AfterAllowTraffic"
+# Statuses of a deployment (DeploymentStatus) and of an execution (PipelineExecutionStatus) that have not ended.
+RUNNING_DEPLOYMENT = {"Created", "Queued", "InProgress", "Baking", "Ready"}
+RUNNING_EXECUTION = {"InProgress", "Stopping"}
 
 
 @dataclass
@@ -136,6 +49,17 @@ class Cause:
     @property
     def title(self) -> str:
         return CAUSES[self.name][0]
+
+
+@dataclass(frozen=True)
+class Rollback:
+    """What the evidence says about the rollback of the failed change: who owns it (codedeploy, pipeline, or ""
+    when none is recorded), its id, its state (succeeded, running, failed, unread, none) and AWS's own status."""
+
+    owner: str = ""
+    id: str | None = None
+    state: str = "none"
+    status: str | None = None
 
 
 @dataclass
@@ -185,10 +109,37 @@ def diagnose(findings: Findings, handles: Handles) -> Diagnosis:
         result.status = "failing"
         _judge_failure(findings, result)
     if result.cause:
-        result.next_step = _next_step(result.cause, handles, _rollback_state(findings, handles))
-        if findings.rollback and not findings.deployment:
-            result.next_step = "A rollback already started (see the evidence); confirm it finished. " + result.next_step
+        deployment = external_id(findings.failed_action) if _deploys(findings.failed_action) else None
+        result.next_step = next_step(result.cause, rollback_of(findings), stack=handles.stack,
+                                     pipeline=handles.pipeline, deployment=deployment)
     return result
+
+
+def rollback_of(findings: Findings) -> Rollback:
+    """CodeDeploy owns automatic rollbacks (docs/rollback.md), so its rollback deployment, when the failed deployment
+    names one, decides; else a pipeline rollback execution newer than the failure; else none is recorded."""
+    rollback_id = ((findings.deployment or {}).get("rollbackInfo") or {}).get("rollbackDeploymentId")
+    if rollback_id:
+        status = (findings.rollback_deployment or {}).get("status")
+        return Rollback("codedeploy", rollback_id, _state(status, RUNNING_DEPLOYMENT), status)
+    if findings.deployment is None and _deploys(findings.failed_action) and external_id(findings.failed_action):
+        return Rollback("codedeploy", None, "unread")  # the deployment itself could not be read
+    if findings.rollback:
+        status = findings.rollback.get("status")
+        return Rollback("pipeline", findings.rollback["pipelineExecutionId"], _state(status, RUNNING_EXECUTION), status)
+    return Rollback()
+
+
+def _state(status: str | None, running: set[str]) -> str:
+    if status is None:
+        return "unread"
+    if status == "Succeeded":
+        return "succeeded"
+    return "running" if status in running else "failed"
+
+
+def _deploys(action: dict | None) -> bool:
+    return bool(action) and provider_of(action)[1] == "CodeDeploy"
 
 
 def _judge_running(findings: Findings, result: Diagnosis) -> None:
@@ -338,15 +289,29 @@ def _build_evidence(findings: Findings, result: Diagnosis) -> None:
 
 
 def classify_deployment(findings: Findings, result: Diagnosis) -> tuple[Cause, str]:
+    """The deployment's error code, its failed instances and the alarms decide; each rule below says only what
+    its evidence shows (an instance failure that could not be read is not taken for a fleet problem)."""
     deployment = findings.deployment
     error = deployment.get("errorInformation", {})
     code, message = error.get("code", ""), error.get("message", "")
     overview = deployment.get("deploymentOverview", {})
     total = sum(overview.get(k, 0) for k in ("Pending", "InProgress", "Succeeded", "Failed", "Skipped", "Ready"))
+    _deployment_evidence(findings, result, code, message)
+    failures, hints = _lifecycle_failures(findings.failed_targets, result)
+    fired = _fired_alarms(result, "fired in the deployment window")
+    failed = overview.get("Failed") or len(findings.failed_targets)
+    return (_by_alarm(code, message, fired, failures, findings.targets_unread)
+            or _by_error_code(code, message)
+            or _by_instances(failures, hints, (failed, total), findings.targets_unread, code, message)
+            or _by_outcome(code, message, overview.get("Failed", 0), total))
+
+
+def _deployment_evidence(findings: Findings, result: Diagnosis, code: str, message: str) -> None:
+    deployment = findings.deployment
     result.evidence.append(evidence(
         "deployment", f"deployment {deployment.get('deploymentId')} {deployment.get('status')}: {code}: {message}",
-        deployment_id=deployment.get("deploymentId"), error_code=code, overview=overview or None,
-        rollback=deployment.get("rollbackInfo")))
+        deployment_id=deployment.get("deploymentId"), error_code=code,
+        overview=deployment.get("deploymentOverview") or None, rollback=deployment.get("rollbackInfo")))
     rollback = deployment.get("rollbackInfo", {})
     if rollback.get("rollbackDeploymentId") or rollback.get("rollbackMessage"):
         status = (findings.rollback_deployment or {}).get("status")
@@ -354,17 +319,29 @@ def classify_deployment(findings: Findings, result: Diagnosis) -> tuple[Cause, s
             "rollback", f"CodeDeploy rollback {rollback.get('rollbackDeploymentId', '')}"
             f"{f' {status}' if status else ''}: {rollback.get('rollbackMessage', '')}".strip().rstrip(":"),
             deployment_id=rollback.get("rollbackDeploymentId"), status=status, owner="codedeploy"))
-    failures, hints = _lifecycle_failures(findings.failed_targets, result)
+
+
+def _fired_alarms(result: Diagnosis, when: str) -> list[dict]:
     fired = [a for a in result.alarms if a["fired_in_window"]]
     for alarm in fired:
-        result.evidence.append(evidence("alarm", f"{alarm['name']} fired in the deployment window: {alarm['reason']}",
-                                        name=alarm["name"], state=alarm["state"]))
-    if code == "ALARM_ACTIVE" or (fired and code not in PERMISSION_CODES and not failures):
-        names = ", ".join(a["name"] for a in fired) or _alarms_in_message(message) or "a deployment alarm"
-        return Cause("stopped_by_alarm", detail=names), f"stopped by alarm {names}"
+        result.evidence.append(evidence("alarm", f"{alarm['name']} {when}: {alarm['reason']}", name=alarm["name"],
+                                        state=alarm["state"]))
+    return fired
+
+
+def _by_alarm(code: str, message: str, fired: list[dict], failures: Counter, unread: str | None):
+    """ALARM_ACTIVE, or an alarm that fired when nothing else is to blame (not when the instances were unread)."""
+    blameless = fired and code not in PERMISSION_CODES and not failures and not unread
+    if code != "ALARM_ACTIVE" and not blameless:
+        return None
+    names = ", ".join(a["name"] for a in fired) or _alarms_in_message(message) or "a deployment alarm"
+    during = " during the bake of the last wave" if any(hook == BAKE_HOOK for hook, _ in failures) else ""
+    return Cause("stopped_by_alarm", detail=names), f"stopped by alarm {names}{during}"
+
+
+def _by_error_code(code: str, message: str):
     if code in PERMISSION_CODES:
-        denied = NOT_AUTHORIZED.search(message)
-        service = IAM_SERVICE.search(message)
+        denied, service = NOT_AUTHORIZED.search(message), IAM_SERVICE.search(message)
         detail = f"the CodeDeploy role ({code})"
         if service:
             detail = f"{service.group(1)} actions for the CodeDeploy service role"
@@ -377,12 +354,27 @@ def classify_deployment(findings: Findings, result: Diagnosis) -> tuple[Cause, s
         return Cause("agent_not_running"), "the CodeDeploy agent is not running on the instances"
     if code in ("NO_INSTANCES", "HEALTH_CONSTRAINTS_INVALID"):
         return Cause("too_few_healthy_hosts", detail=code), f"too few healthy hosts: {_short(message)}"
+    return None
+
+
+def _by_instances(failures: Counter, hints: dict, counts: tuple[int, int], unread: str | None, code: str,
+                  message: str):
+    """The failed instances' lifecycle events. When they could not be read, only that instances failed is known:
+    not which hook, and not that the fleet lacked healthy hosts (a TIMEOUT still says the deployment timed out)."""
+    failed, total = counts
     if failures:
-        return _cause_from_lifecycle(failures, hints, overview.get("Failed") or len(findings.failed_targets), total)
+        return _cause_from_lifecycle(failures, hints, failed, total)
+    if unread and failed and code != "TIMEOUT":
+        of = f"{failed} of {total} instances" if total else f"{failed} instance(s)"
+        return Cause("unknown", detail=unread, raw_error=f"{code}: {message}"), \
+            f"{of} failed; which lifecycle event failed could not be read ({unread})"
+    return None
+
+
+def _by_outcome(code: str, message: str, failed: int, total: int) -> tuple[Cause, str]:
     if code == "TIMEOUT":
         return Cause("deploy_timed_out"), f"deployment timed out: {_short(message)}"
     if code == "HEALTH_CONSTRAINTS":
-        failed = overview.get("Failed", 0)
         return Cause("too_few_healthy_hosts"), f"too few healthy hosts ({failed} of {total} instances failed)"
     return Cause("unknown", raw_error=f"{code}: {message}"), f"deployment failed: {code or 'no error code'}"
 
@@ -430,7 +422,8 @@ def _cause_from_lifecycle(failures: Counter, hints: dict, failed: int, total: in
         hint = hint or "; the service did not become healthy"
         return Cause("health_check_failed", detail=hook), f"{hook} {verb} on {of}{hint}"
     if code in SCRIPT_CODES:
-        return Cause("hook_script_failed", detail=hook), f"{hook} hook {verb} on {of} ({code}){hint}"
+        what = f"{hook} hook (the bake of the last wave)" if hook == BAKE_HOOK else f"{hook} hook"
+        return Cause("hook_script_failed", detail=hook), f"{what} {verb} on {of} ({code}){hint}"
     return Cause("unknown", raw_error=f"{hook}: {code}"), f"{hook} {code} on {of}"
 
 
@@ -479,10 +472,7 @@ def _judge_stage_condition(findings: Findings, result: Diagnosis) -> None:
                         "condition", f"{kind.removesuffix('State')} rule {rule.get('ruleName')} "
                         f"{execution.get('status')}: {execution.get('summary') or ''}".strip(),
                         rule=rule.get("ruleName"), error=execution.get("errorDetails")))
-    fired = [a for a in result.alarms if a["fired_in_window"]]
-    for alarm in fired:
-        result.evidence.append(evidence("alarm", f"{alarm['name']} fired during the stage: {alarm['reason']}",
-                                        name=alarm["name"], state=alarm["state"]))
+    fired = _fired_alarms(result, "fired during the stage")
     if fired:
         names = ", ".join(a["name"] for a in fired)
         result.cause = Cause("stopped_by_alarm", detail=names)
@@ -582,29 +572,6 @@ def _to_alarm(transition: dict) -> bool:
         return transition.get("summary", "").rstrip().endswith("to ALARM")
 
 
-def _rollback_state(findings: Findings, handles: Handles) -> str:
-    """What the next step says about rolling back: only what the evidence supports. CodeDeploy owns automatic
-    rollbacks (docs/rollback.md), so its rollback deployment, when there is one, decides."""
-    command = f"python -m ops rollback app -s {handles.stack or 'STACK'}"
-    rollback_id = ((findings.deployment or {}).get("rollbackInfo") or {}).get("rollbackDeploymentId")
-    if not rollback_id:
-        return command
-    status = (findings.rollback_deployment or {}).get("status")
-    if status == "Succeeded":
-        return f"done: CodeDeploy's automatic rollback {rollback_id} succeeded, the last good revision runs again"
-    if status in ("Created", "Queued", "InProgress", "Baking", "Ready"):
-        return (f"CodeDeploy's automatic rollback {rollback_id} is {status}: wait for it, and start no other "
-                "deployment meanwhile")
-    if status:
-        return f"CodeDeploy's automatic rollback {rollback_id} ended {status}: {command}"
-    return (f"CodeDeploy started rollback {rollback_id}; check it finished with aws deploy get-deployment "
-            f"--deployment-id {rollback_id}, and if it did not: {command}")
-
-
-def _next_step(cause: Cause, handles: Handles, rollback: str) -> str:
-    return CAUSES[cause.name][1].format(detail=cause.detail or "it", pipeline=handles.pipeline, rollback=rollback)
-
-
 def _execution_line(summary: dict) -> str:
     trigger = summary.get("trigger", {}).get("triggerType", "unknown trigger")
     return f"execution {summary['pipelineExecutionId']} {summary['status']} (trigger {trigger}, " \
@@ -630,4 +597,4 @@ def _short(text: str | None, limit: int = 160) -> str:
 
 
 def _when(value: datetime | None) -> str | None:
-    return value.isoformat() if isinstance(value, datetime) else value
+    return utc_iso(value)  # botocore gives the machine's own zone and fractions of a second

@@ -8,16 +8,14 @@ when refused; the others record a gap (naming the missing permission) and the di
 from __future__ import annotations
 
 import contextlib
-import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-import boto3
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from ops.aws import client
+from ops.aws import THROTTLING_CODES, client, default_session, explain
 from ops.errors import OpsError
 
 NEWEST_EXECUTIONS = 10  # enough to skip the automatic rollback executions that follow a failed one
@@ -28,7 +26,6 @@ HISTORY_ITEMS = 20
 MAX_LOG_PAGES = 5  # GetLogEvents pages read backwards for the log tail (a page may come back empty)
 ALARM_TYPES = {"metric": "MetricAlarm", "composite": "CompositeAlarm"}  # our label -> CloudWatch's AlarmType
 DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedException"}
-THROTTLING_CODES = {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
 NOT_AUTHORIZED = re.compile(r"not authorized to perform:?\s+([\w-]+:[\w*]+)")
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
@@ -67,6 +64,7 @@ class Findings:
     window: tuple[datetime, datetime] | None = None
     image_digest: str | None = None
     last_success_image_digest: str | None = None
+    targets_unread: str | None = None  # why the failed instances could not be read (a gap), if they could not
     gaps: list[str] = field(default_factory=list)
 
 
@@ -91,8 +89,14 @@ class Aws:
 
     def __init__(self, factory: Callable | None = None):
         # One session for every client: it loads the shared botocore data once (a third of the start-up time).
-        self._factory = factory or functools.partial(client, session=boto3.session.Session())
+        # Made on first use, so a profile that does not exist is reported like any other AWS fault.
+        self._factory = factory or (lambda service: client(service, session=self._session()))
         self._clients: dict[str, object] = {}
+        self._shared_session = None
+
+    def _session(self):
+        self._shared_session = self._shared_session or default_session()
+        return self._shared_session
 
     def client(self, service: str):
         if service not in self._clients:
@@ -101,39 +105,37 @@ class Aws:
 
     def call(self, service: str, method: str, **params) -> dict:
         """One API call; refusals become Denied, other service faults OpsError (exit 2) with AWS's own words."""
-        with _faults(service):
+        with self._faults(service):
             return getattr(self.client(service), method)(**params)
 
     def pages(self, service: str, method: str, **params):
         """The pages of a paginated call, one at a time (the caller stops reading when it has enough)."""
-        with _faults(service):
+        with self._faults(service):
             yield from self.client(service).get_paginator(method).paginate(**params)
 
-
-@contextlib.contextmanager
-def _faults(service: str):
-    try:
-        yield
-    except ClientError as error:
-        raise _translate(error, service) from error
-    except NoCredentialsError as error:
-        raise OpsError("no AWS credentials found; configure a profile or set AWS_PROFILE") from error
-    except NoRegionError as error:
-        raise OpsError("no AWS region configured; set AWS_REGION or use a profile with a region") from error
-    except BotoCoreError as error:
-        raise OpsError(f"could not reach AWS ({service}): {error}") from error
+    @contextlib.contextmanager
+    def _faults(self, service: str):
+        try:
+            yield
+        except ClientError as error:
+            raise _translate(error, service) from error
+        except BotoCoreError as error:  # unreachable, timed out, no region, credentials or profile: one line
+            made = self._clients.get(service)
+            raise explain(error, service, made.meta.region_name if made else None) from error
 
 
 def _translate(error: ClientError, service: str) -> Exception:
     code = error.response.get("Error", {}).get("Code", "")
     message = error.response.get("Error", {}).get("Message", "") or str(error)
-    operation = error.operation_name
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
     if code in DENIED_CODES:
         found = NOT_AUTHORIZED.search(message)
-        return Denied(found.group(1) if found else f"{service}:{operation}", message)
-    if code in THROTTLING_CODES:
-        return OpsError(f"AWS kept throttling {service}:{operation} after retries; try again in a minute")
-    return AwsFault(f"{service}:{operation} failed: {code}: {message}", code)
+        return Denied(found.group(1) if found else f"{service}:{error.operation_name}", message)
+    if code in THROTTLING_CODES:  # still throttled after the retries: the whole command stops
+        return explain(error, service)
+    if status >= 500 or code.isdigit():  # a service fault after the retries: a gap where the read is optional
+        return AwsFault(str(explain(error, service)), code)
+    return AwsFault(f"{service}:{error.operation_name} failed: {code}: {message}", code)
 
 
 def collect(aws: Aws, handles: Handles, now: datetime | None = None) -> Findings:
@@ -158,14 +160,19 @@ def collect(aws: Aws, handles: Handles, now: datetime | None = None) -> Findings
     return findings
 
 
-def _optional(findings: Findings, read: Callable, *args) -> None:
-    """Runs a read the verdict can do without; a refusal or a fault is recorded as a gap (naming the permission)."""
+def _optional(findings: Findings, read: Callable, *args) -> str | None:
+    """Runs a read the verdict can do without; a refusal or a fault is recorded as a gap (naming the permission),
+    and returned (None when the read went through)."""
     try:
         read(*args)
     except Denied as denied:
-        findings.gaps.append(f"could not read everything: missing permission {denied.permission}")
+        reason = f"missing permission {denied.permission}"
     except AwsFault as fault:  # e.g. a build or deployment AWS no longer keeps
-        findings.gaps.append(f"could not read everything: {fault}")
+        reason = str(fault)
+    else:
+        return None
+    findings.gaps.append(f"could not read everything: {reason}")
+    return reason
 
 
 def _read_executions(aws: Aws, handles: Handles, findings: Findings) -> None:
@@ -280,7 +287,7 @@ def _read_deployment(aws: Aws, handles: Handles, findings: Findings, action: dic
     deployment_id = external_id(action)
     if deployment_id:
         findings.deployment = aws.call("codedeploy", "get_deployment", deploymentId=deployment_id)["deploymentInfo"]
-        _optional(findings, _read_failed_targets, aws, findings, deployment_id)
+        findings.targets_unread = _optional(findings, _read_failed_targets, aws, findings, deployment_id)
         rollback_id = (findings.deployment.get("rollbackInfo") or {}).get("rollbackDeploymentId")
         if rollback_id:  # CodeDeploy's own automatic rollback: did it finish?
             _optional(findings, _read_rollback_deployment, aws, findings, rollback_id)

@@ -4,13 +4,14 @@ in the documented schema (schema.json, docs/diagnose.md)."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
+from ops.aws import utc_iso
 from ops.diagnose.classify import Diagnosis
 
 SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).with_name("schema.json")
-LOG_LINES_IN_TEXT = 20  # the terminal view shows the end of the tail; --json and --markdown keep all of it
 
 
 def as_document(diagnosis: Diagnosis) -> dict:
@@ -37,7 +38,12 @@ def as_document(diagnosis: Diagnosis) -> dict:
 
 
 def as_json(diagnosis: Diagnosis) -> str:
-    return json.dumps(as_document(diagnosis), indent=2, default=str)
+    return json.dumps(as_document(diagnosis), indent=2, default=_plain)
+
+
+def _plain(value) -> str:
+    """What JSON has no type for: a time (in UTC, to the second, like every other time), else its text."""
+    return utc_iso(value) if isinstance(value, datetime) else str(value)
 
 
 def error_document(pipeline: str | None, message: str) -> str:
@@ -57,7 +63,7 @@ def as_text(diagnosis: Diagnosis) -> str:
         lines += ["", "evidence:"]
         for item in diagnosis.evidence:
             lines.append(f"  - [{item['kind']}] {item['summary']}")
-            lines += [f"      {line}" for line in _evidence_lines(item, LOG_LINES_IN_TEXT)]
+            lines += [f"      {line}" for line in _evidence_lines(item)]  # all of them: the summary counts them
     if diagnosis.alarms:
         lines += ["", "alarms:"]
         lines += [f"  - {_alarm_line(alarm)}" for alarm in diagnosis.alarms]
@@ -76,7 +82,7 @@ def as_markdown(diagnosis: Diagnosis) -> str:
         lines += ["", "#### Evidence", ""]
         for item in diagnosis.evidence:
             lines.append(f"- **{item['kind']}**: {item['summary']}")
-            extra = _evidence_lines(item, None)
+            extra = _evidence_lines(item)
             if extra:
                 lines += ["", "  ```", *[f"  {line}" for line in extra], "  ```"]
     if diagnosis.alarms:
@@ -114,10 +120,9 @@ def _facts(diagnosis: Diagnosis) -> list[str]:
     return [f"  {fact}" for fact in facts]
 
 
-def _evidence_lines(item: dict, limit: int | None) -> list[str]:
+def _evidence_lines(item: dict) -> list[str]:
     detail = item.get("detail", {})
-    lines = detail.get("lines") or (detail.get("log_tail") or "").splitlines()
-    return lines[-limit:] if limit else list(lines)
+    return list(detail.get("lines") or (detail.get("log_tail") or "").splitlines())
 
 
 def _alarm_line(alarm: dict) -> str:

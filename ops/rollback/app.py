@@ -6,6 +6,7 @@ Why CodeDeploy and not CodePipeline's RollbackStage: see docs/rollback.md ("Whic
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -13,8 +14,9 @@ from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ops import interrupts
 from ops.argtypes import positive_seconds
-from ops.aws import client
+from ops.aws import client, explain, gave_up, utc_iso
 from ops.errors import OpsError
 from ops.pulumi_cli import stack_handle, stack_outputs
 from ops.rollback.confirm import confirm
@@ -61,10 +63,7 @@ class Choice:
 
 def run(args: argparse.Namespace) -> int:
     application, group = resolve_handles(args)
-    try:
-        codedeploy = client("codedeploy")
-    except BotoCoreError as error:  # e.g. no region configured
-        raise OpsError(f"cannot reach CodeDeploy: {error}; set AWS_REGION or AWS_PROFILE") from error
+    codedeploy = client("codedeploy")  # timeouts and bounded retries (ops/aws.py); a bad profile or region: one line
     choice = choose(list_deployments(codedeploy, application, group), args.to_deployment)
     print_plan(application, group, choice)
     if args.dry_run:
@@ -92,11 +91,25 @@ def resolve_handles(args: argparse.Namespace) -> tuple[str, str]:
     return application, group
 
 
-def _aws_error(action: str, error: Exception) -> OpsError:
-    if isinstance(error, ClientError):
+def _aws_error(action: str, error: Exception, codedeploy=None) -> OpsError:
+    return OpsError(f"{action} failed: {_aws_line(error, codedeploy)}")
+
+
+def _aws_line(error: Exception, codedeploy=None) -> str:
+    """One line: AWS's own answer to the call, or (unreachable, timed out, still throttled) what ops.aws says."""
+    if isinstance(error, ClientError) and not gave_up(error):
         detail = error.response.get("Error", {})
-        return OpsError(f"{action} failed: {detail.get('Code', 'error')}: {detail.get('Message', error)}")
-    return OpsError(f"{action} failed: {error}")
+        return f"{detail.get('Code', 'error')}: {detail.get('Message', error)}"
+    region = codedeploy.meta.region_name if codedeploy is not None else None
+    return str(explain(error, "codedeploy", region))
+
+
+def _stopped(interrupt: KeyboardInterrupt, during: str, detail: str) -> interrupts.Interrupted:
+    """The signal, with what was running and the state it left, for the CLI's one line (exit 128 + signal)."""
+    if not isinstance(interrupt, interrupts.Interrupted):  # raised where no ops.interrupts handler was installed
+        interrupt = interrupts.Interrupted(signal.SIGINT)
+    interrupt.during, interrupt.detail = during, detail
+    return interrupt
 
 
 def list_deployments(codedeploy, application: str, group: str) -> list[dict]:
@@ -113,7 +126,7 @@ def list_deployments(codedeploy, application: str, group: str) -> list[dict]:
             batch = codedeploy.batch_get_deployments(deploymentIds=ids[start : start + BATCH_LIMIT])
             infos.extend(batch.get("deploymentsInfo", []))
     except (ClientError, BotoCoreError) as error:
-        raise _aws_error(f"listing the deployments of {application}/{group}", error) from error
+        raise _aws_error(f"listing the deployments of {application}/{group}", error, codedeploy) from error
     return sorted(infos, key=lambda info: info["createTime"], reverse=True)
 
 
@@ -193,7 +206,7 @@ def print_plan(application: str, group: str, choice: Choice) -> None:
     print(f"App rollback plan for {application}/{group}")
     print(f"  current: {current['deploymentId']} {current['status']}, {describe_revision(current.get('revision'))}")
     ended = target.get("completeTime") or target["createTime"]
-    print(f"  target:  {target['deploymentId']} {target['status']} at {ended}")
+    print(f"  target:  {target['deploymentId']} {target['status']} at {utc_iso(ended)}")
     print(f"  revision to deploy: {describe_revision(target.get('revision'))}")
     print("  steps:")
     print(f"    1. create a deployment of {group} with that revision (the group's config, alarms and auto-rollback)")
@@ -201,10 +214,15 @@ def print_plan(application: str, group: str, choice: Choice) -> None:
 
 
 def create(codedeploy, application: str, group: str, choice: Choice) -> str:
+    """CreateDeployment takes no idempotency token, so when no answer came back (a timeout, a dropped connection,
+    Ctrl-C) or a retry found the group busy, the deployment may exist all the same: the error says where to look.
+    A second one cannot start meanwhile: a group runs one deployment at a time (docs/aws-behaviour.md, B8)."""
     description = (
         f"{DESCRIPTION_PREFIX} redeploy the revision of {choice.target['deploymentId']} "
         f"(replacing {choice.current['deploymentId']})"
     )
+    look = (f"look before running this again (aws deploy list-deployments --application-name {application} "
+            f"--deployment-group-name {group} --include-only-statuses Created Queued InProgress)")
     try:
         response = codedeploy.create_deployment(
             applicationName=application,
@@ -212,9 +230,22 @@ def create(codedeploy, application: str, group: str, choice: Choice) -> str:
             revision=choice.target["revision"],
             description=description,
         )
+    except KeyboardInterrupt as stop:
+        raise _stopped(stop, "CreateDeployment", f"the rollback deployment may have been created all the same; "
+                                                 f"{look}") from None
     except (ClientError, BotoCoreError) as error:
-        raise _aws_error("creating the rollback deployment", error) from error
+        failed = _aws_error("creating the rollback deployment", error, codedeploy)
+        if _unanswered(error):
+            failed = OpsError(f"{failed}; it may have been created all the same: {look}")
+        raise failed from error
     return response["deploymentId"]
+
+
+def _unanswered(error: Exception) -> bool:
+    """No answer reached us, or a retry met the group busy (perhaps with the deployment the first try created)."""
+    if isinstance(error, ClientError):
+        return error.response.get("Error", {}).get("Code") == "DeploymentLimitExceededException" or gave_up(error)
+    return True
 
 
 def progress(info: dict) -> str:
@@ -234,14 +265,25 @@ def wait(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict:
-    """Polls the deployment, printing each change of status or progress, until it ends; raises on timeout."""
+    """Polls the deployment, printing each change of status or progress, until it ends; raises on timeout. A signal,
+    or AWS no longer answering, stops only the waiting: the deployment goes on, and the error says how to follow it."""
+    follow = f"aws deploy get-deployment --deployment-id {deployment_id}"
+    try:
+        return _poll(codedeploy, deployment_id, timeout, interval, clock, sleep)
+    except KeyboardInterrupt as stop:
+        goes_on = f"it goes on in CodeDeploy (only the wait stopped); follow it with: {follow}"
+        raise _stopped(stop, f"the wait for deployment {deployment_id}", goes_on) from None
+    except (ClientError, BotoCoreError) as error:
+        raise OpsError(f"could not follow deployment {deployment_id}: {_aws_line(error, codedeploy)}; it goes on in "
+                       f"CodeDeploy: {follow}", exit_code=EXIT_TIMEOUT) from error
+
+
+def _poll(codedeploy, deployment_id: str, timeout: float, interval: float, clock: Callable[[], float],
+          sleep: Callable[[float], None]) -> dict:
     deadline = clock() + timeout
     last_line = None
     while True:
-        try:
-            info = codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
-        except (ClientError, BotoCoreError) as error:
-            raise _aws_error(f"reading deployment {deployment_id}", error) from error
+        info = codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
         line = progress(info)
         if line != last_line:
             print(f"  {line}", flush=True)

@@ -5,7 +5,14 @@ from datetime import timedelta
 import pytest
 
 from ops.errors import OpsError
-from ops.stack_history import ConfigValue, changed_keys, choose_target, parse_history, update_in_progress
+from ops.stack_history import (
+    ConfigValue,
+    changed_keys,
+    choose_target,
+    parse_history,
+    parse_history_checked,
+    update_in_progress,
+)
 
 
 def raw(version, kind="update", result="succeeded", commit=None, dirty=None, config=None):
@@ -29,10 +36,10 @@ def raw(version, kind="update", result="succeeded", commit=None, dirty=None, con
 
 
 def test_entries_are_typed_and_newest_first():
-    entries = parse_history([raw(1, commit="abc", dirty=True), raw(3, kind="preview"), raw(2, result="failed")])
+    entries = parse_history([raw(1, commit="abcd", dirty=True), raw(3, kind="preview"), raw(2, result="failed")])
     assert [entry.version for entry in entries] == [3, 2, 1]
     oldest = entries[-1]
-    assert oldest.git_commit == "abc" and oldest.git_dirty is True
+    assert oldest.git_commit == "abcd" and oldest.git_dirty is True
     assert oldest.duration == timedelta(seconds=62)
     assert oldest.resource_changes == {"same": 3, "update": 1}
 
@@ -109,3 +116,64 @@ def test_changed_keys_reports_added_removed_and_changed_including_secrets():
     after = {"a": ConfigValue("2", False), "pw": ConfigValue("y", True), "new": ConfigValue("1", False)}
     assert changed_keys(before, after) == {"added": ["new"], "removed": ["gone"], "changed": ["a", "pw"]}
     assert changed_keys(before, before) == {"added": [], "removed": [], "changed": []}
+
+
+def test_an_entry_without_a_valid_version_is_skipped_with_a_note():
+    history = parse_history_checked([raw(2), {**raw(1), "version": True}, "junk", {**raw(3), "version": 10**30}])
+    assert [entry.version for entry in history.entries] == [2]
+    assert len(history.skipped) == 3
+    assert all(note.startswith("skipped a stack history entry") for note in history.notes())
+
+
+def test_a_missing_config_is_not_recorded_never_no_keys():
+    entry = parse_history_checked([{key: v for key, v in raw(1).items() if key != "config"}]).entries[0]
+    assert entry.config is None and entry.problems == ("it records no config",)
+    assert changed_keys({"a": ConfigValue("1", False)}, entry.config) is None
+
+
+@pytest.mark.parametrize(
+    ("config", "problem"),
+    [
+        ([], "config is a list, not an object"),
+        ({"k": "v"}, "config key k is a string, not an object"),
+        ({"k": {"value": 2, "secret": False}}, "has a value that is a number"),
+        ({"k": {"value": "v", "secret": "false"}}, "has `secret` a string, not true or false"),
+        ({"k": {"value": "v"}}, "has `secret` null"),
+        ({"k": {"secret": False}}, "config key k has no value"),
+    ],
+)
+def test_a_malformed_config_is_unreadable_with_the_reason(config, problem):
+    entry = parse_history_checked([{**raw(1), "config": config}]).entries[0]
+    assert entry.config is None and problem in entry.problems[0]
+
+
+def test_times_are_utc_whatever_zone_they_were_written_in():
+    entries = parse_history_checked([
+        {**raw(1), "startTime": "2026-11-01T12:00:00+02:00", "endTime": "2026-11-01T10:01:02Z"},
+        {**raw(2), "startTime": "2026-11-01T10:00:00", "endTime": "2026-11-01T10:01:02.000Z"},
+    ]).entries
+    assert [entry.duration for entry in entries] == [timedelta(seconds=62), timedelta(seconds=62)]
+    assert entries[0].problems == ("`startTime` has no time zone; read as UTC",)
+
+
+@pytest.mark.parametrize(
+    ("environment", "readable"),
+    [
+        ({"git.head": "a" * 40, "git.dirty": "false"}, True),
+        ({"git.head": "--upload-pack=touch /tmp/x"}, False),
+        ({"git.head": 123}, False),
+        ({"git.dirty": ["true"]}, False),
+        (["git.head"], False),
+        ({"exec.kind": 5}, True),  # not what a rollback needs: noted only
+    ],
+)
+def test_the_recorded_commit_must_be_a_commit_id(environment, readable):
+    entry = parse_history_checked([{**raw(1), "environment": environment}]).entries[0]
+    assert entry.environment_readable is readable
+    assert entry.git_commit in (None, "a" * 40)
+
+
+def test_wrong_kinds_results_and_counts_are_noted_and_left_unknown():
+    entry = parse_history_checked([{**raw(1), "kind": ["update"], "resourceChanges": {"update": True}}]).entries[0]
+    assert entry.kind == "" and not entry.outcome_readable and not entry.is_good_update
+    assert entry.resource_changes is None and len(entry.problems) == 2

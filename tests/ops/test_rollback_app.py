@@ -4,14 +4,16 @@ timeouts): choosing the revision, creating the deployment, following it."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import signal
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import boto3
 import pytest
+from botocore.exceptions import ReadTimeoutError
 from botocore.stub import Stubber
 
-from ops import cli
+from ops import cli, interrupts
 from ops.aws import client
 from ops.errors import OpsError
 from ops.rollback import app
@@ -119,7 +121,8 @@ def test_no_region_is_a_clear_error(aws, monkeypatch, tmp_path, capsys):
         monkeypatch.delenv(key)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
     assert cli.main(["rollback", "app", "--application", APP, "--deployment-group", GROUP]) == 2
-    assert "cannot reach CodeDeploy: You must specify a region" in capsys.readouterr().err
+    assert capsys.readouterr().err == ("error: no AWS region configured; set AWS_REGION or use a profile with a "
+                                       "region\n")
 
 
 # --- Stubber ---------------------------------------------------------------------------------------------------------
@@ -328,3 +331,88 @@ def test_a_running_automatic_rollback_is_waited_for_not_doubled(stubbed, capsys)
 def test_the_rollback_deployment_is_marked_so_the_bake_hook_skips_it():
     hook = (Path(__file__).resolve().parents[2] / "app" / "hooks" / "after_allow_traffic.sh").read_text()
     assert f'startswith("{app.DESCRIPTION_PREFIX}")' in hook
+
+
+# --- faults while creating or following the deployment --------------------------------------------------------------
+
+
+class Raising:
+    """A CodeDeploy client whose `method` raises `error` (botocore's own exception, after its retries)."""
+
+    def __init__(self, real, method: str, error: BaseException):
+        self.real, self.method, self.error = real, method, error
+
+    def __getattr__(self, name):
+        if name == self.method:
+            def fail(**_):
+                raise self.error
+            return fail
+        return getattr(self.real, name)
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt(), interrupts.Interrupted(signal.SIGTERM)],
+                         ids=["KeyboardInterrupt", "SIGTERM"])
+def test_a_signal_while_waiting_says_the_deployment_goes_on(stubbed, stop):
+    stubbed.add_response("get_deployment", {"deploymentInfo": info("d-5", "InProgress", GOOD, 50)})
+
+    def interrupted(_seconds):
+        raise stop
+
+    with pytest.raises(interrupts.Interrupted) as raised:
+        app.wait(app.client("codedeploy"), "d-5", timeout=30, interval=10, sleep=interrupted)
+
+    name, code = ("SIGTERM", 143) if isinstance(stop, interrupts.Interrupted) else ("SIGINT", 130)
+    assert raised.value.exit_code == code
+    assert raised.value.message() == (f"interrupted ({name}) during the wait for deployment d-5: it goes on in "
+                                      "CodeDeploy (only the wait stopped); follow it with: aws deploy "
+                                      "get-deployment --deployment-id d-5")
+
+
+def test_losing_sight_of_the_deployment_says_it_goes_on_and_exits_3(stubbed, capsys):
+    timeout = ReadTimeoutError(endpoint_url="https://codedeploy.us-east-1.amazonaws.com/")
+    codedeploy = Raising(app.client("codedeploy"), "get_deployment", timeout)
+
+    with pytest.raises(OpsError) as raised:
+        app.wait(codedeploy, "d-5", timeout=30, interval=10)
+
+    assert raised.value.exit_code == app.EXIT_TIMEOUT
+    message = str(raised.value)
+    assert message.startswith("could not follow deployment d-5: AWS did not answer")
+    assert message.endswith("; it goes on in CodeDeploy: aws deploy get-deployment --deployment-id d-5")
+
+
+def test_a_create_that_got_no_answer_says_the_deployment_may_exist(stubbed):
+    timeout = ReadTimeoutError(endpoint_url="https://codedeploy.us-east-1.amazonaws.com/")
+    codedeploy = Raising(app.client("codedeploy"), "create_deployment", timeout)
+    listed = app.Choice(current=HISTORY[0], target=HISTORY[3])
+
+    with pytest.raises(OpsError) as raised:
+        app.create(codedeploy, APP, GROUP, listed)
+
+    message = str(raised.value)
+    assert message.startswith("creating the rollback deployment failed: AWS did not answer")
+    assert message.endswith(f"; it may have been created all the same: look before running this again (aws deploy "
+                            f"list-deployments --application-name {APP} --deployment-group-name {GROUP} "
+                            f"--include-only-statuses Created Queued InProgress)")
+
+
+def test_ctrl_c_while_creating_says_the_deployment_may_exist_and_exits_130(stubbed):
+    codedeploy = Raising(app.client("codedeploy"), "create_deployment", KeyboardInterrupt())
+
+    with pytest.raises(interrupts.Interrupted) as raised:
+        app.create(codedeploy, APP, GROUP, app.Choice(current=HISTORY[0], target=HISTORY[3]))
+
+    assert raised.value.exit_code == 130
+    assert raised.value.message().startswith("interrupted (SIGINT) during CreateDeployment: the rollback "
+                                             "deployment may have been created all the same; look before running "
+                                             "this again (aws deploy list-deployments")
+
+
+def test_the_plan_prints_times_in_utc_to_the_second(stubbed, capsys):
+    local = timezone(timedelta(hours=-5))
+    history = [dict(item, createTime=item["createTime"].astimezone(local).replace(microsecond=250000))
+               for item in HISTORY]
+    expect_listing(stubbed, history)
+
+    assert rollback("--dry-run") == 0
+    assert "target:  d-1 Succeeded at 2026-11-20T09:10:00+00:00" in capsys.readouterr().out

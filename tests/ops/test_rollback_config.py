@@ -3,7 +3,15 @@
 import pytest
 
 from ops.errors import OpsError
-from ops.rollback.config import UNDECRYPTABLE, check_restorable, diff, stack_file
+from ops.rollback.config import (
+    UNDECRYPTABLE,
+    check_project_files,
+    check_restorable,
+    diff,
+    put_back,
+    snapshot,
+    stack_file,
+)
 from ops.stack_history import ConfigValue
 
 
@@ -43,3 +51,46 @@ def test_a_structured_value_that_must_change_is_refused():
 
 def test_the_stack_file_is_named_by_the_short_stack_name(tmp_path):
     assert stack_file(tmp_path, "acme/delivery/prod") == tmp_path / "Pulumi.prod.yaml"
+
+
+def test_put_back_restores_the_bytes_through_a_rename_and_leaves_an_unchanged_file_alone(tmp_path):
+    path = tmp_path / "Pulumi.prod.yaml"
+    path.write_bytes(b"config:\n  a: 1\n")
+    path.chmod(0o640)
+    saved = snapshot(path)
+    path.write_bytes(b"config:\n  a: 2\n")
+    put_back(path, saved)
+    assert path.read_bytes() == saved and oct(path.stat().st_mode & 0o777) == "0o640"
+    inode = path.stat().st_ino
+    put_back(path, saved)  # already as it was: not rewritten
+    assert path.stat().st_ino == inode
+    assert [p.name for p in tmp_path.iterdir()] == ["Pulumi.prod.yaml"]
+
+
+def test_put_back_through_a_symlink_writes_the_file_it_points_to(tmp_path):
+    real = tmp_path / "real.yaml"
+    real.write_bytes(b"one\n")
+    link = tmp_path / "Pulumi.prod.yaml"
+    link.symlink_to(real)
+    saved = snapshot(link)
+    real.write_bytes(b"two\n")
+    put_back(link, saved)
+    assert link.is_symlink() and real.read_bytes() == b"one\n"
+
+
+@pytest.mark.parametrize(
+    ("breakage", "message"),
+    [
+        (lambda d: (d / "Pulumi.prod.yaml").unlink(), "the stack file .* does not exist"),
+        (lambda d: ((d / "Pulumi.prod.yaml").unlink(), (d / "Pulumi.prod.yaml").mkdir()), "is not a regular file"),
+        (lambda d: (d / "Pulumi.prod.yaml").write_bytes(b"\xff"), "is not UTF-8 text"),
+        (lambda d: (d / "Pulumi.yaml").unlink(), "the project file .* does not exist"),
+    ],
+)
+def test_project_and_stack_files_are_checked_before_anything(tmp_path, breakage, message):
+    (tmp_path / "Pulumi.yaml").write_text("name: delivery\n")
+    (tmp_path / "Pulumi.prod.yaml").write_text("config: {}\n")
+    assert check_project_files(tmp_path, "acme/delivery/prod") == tmp_path / "Pulumi.prod.yaml"
+    breakage(tmp_path)
+    with pytest.raises(OpsError, match=message):
+        check_project_files(tmp_path, "prod")

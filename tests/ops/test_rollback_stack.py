@@ -12,73 +12,21 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.ops.fake_pulumi import FakePulumi, git, read_stack_config, write_stack_config
-
-STACK = "prod"
-OLD_SECRET = "old-s3cret-Alpha"
-NEW_SECRET = "new-s3cret-Bravo"
-TARGET_CONFIG = {
-    "aws:region": "us-east-1",
-    "delivery:fleetSize": "2",
-    "delivery:dbPassword": (OLD_SECRET, True),
-    "delivery:oldFlag": "on",
-}
-CURRENT_CONFIG = {
-    "aws:region": "us-east-1",
-    "delivery:fleetSize": "4",
-    "delivery:dbPassword": (NEW_SECRET, True),
-    "delivery:newFlag": "x",
-}
-
-
-class Project:
-    def __init__(self, path: Path, fake: FakePulumi, target_commit: str, head: str):
-        self.path, self.fake, self.target_commit, self.head = path, fake, target_commit, head
-
-    def ops(self, *args: str) -> subprocess.CompletedProcess:
-        """`python -m ops ARGS --cwd PROJECT`, non-interactive (stdin is not a terminal)."""
-        return subprocess.run(
-            [sys.executable, "-m", "ops", *args, "--cwd", str(self.path)],
-            cwd=ROOT,
-            env=os.environ.copy(),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-
-    @property
-    def stack_file(self) -> Path:
-        return self.path / f"Pulumi.{STACK}.yaml"
+from tests.ops.fake_pulumi import FakePulumi, read_stack_config, write_stack_config
+from tests.ops.fake_pulumi.harness import (
+    CURRENT_CONFIG,
+    NEW_SECRET,
+    OLD_SECRET,
+    STACK,
+    TARGET_CONFIG,
+    Project,
+    build_project,
+)
 
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
-    """A repository with two commits (the target's program, then HEAD's) and a history in which version 1 is the
-    only good update before the newest: 1 update ok @c1, 2 refresh, 3 preview, 4 update failed, 5 update ok @HEAD."""
-    fake = FakePulumi(tmp_path).install(monkeypatch)
-    fake.add_stack(STACK, outputs={"pipelineName": "delivery-prod"})
-    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "the-stack-passphrase")
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    (repo / "Pulumi.yaml").write_text("name: delivery\nruntime: python\n")
-    (repo / "__main__.py").write_text("PROGRAM = 'one'\n")
-    write_stack_config(repo, STACK, TARGET_CONFIG)
-    git(repo, "add", ".")
-    git(repo, "commit", "-q", "-m", "program one")
-    target_commit = git(repo, "rev-parse", "HEAD")
-    (repo / "__main__.py").write_text("PROGRAM = 'two'\n")
-    (repo / f"Pulumi.{STACK}.yaml").unlink()
-    write_stack_config(repo, STACK, CURRENT_CONFIG)
-    git(repo, "commit", "-q", "-am", "program two")
-    head = git(repo, "rev-parse", "HEAD")
-    fake.add_entry(STACK, config=TARGET_CONFIG, commit=target_commit, message="good")
-    fake.add_entry(STACK, kind="refresh", config=TARGET_CONFIG, commit=target_commit)
-    fake.add_entry(STACK, kind="preview", config=CURRENT_CONFIG, commit=head)
-    fake.add_entry(STACK, result="failed", config=CURRENT_CONFIG, commit=head)
-    fake.add_entry(STACK, config=CURRENT_CONFIG, commit=head, message="bad")
-    return Project(repo, fake, target_commit, head)
+    return build_project(tmp_path, monkeypatch)
 
 
 def assert_no_secret_printed(result: subprocess.CompletedProcess) -> None:
@@ -88,8 +36,7 @@ def assert_no_secret_printed(result: subprocess.CompletedProcess) -> None:
 
 
 def worktrees(project: Project) -> list[str]:
-    listing = git(project.path, "worktree", "list", "--porcelain").splitlines()
-    return [line for line in listing if line.startswith("worktree ")]
+    return project.worktrees()
 
 
 def test_dry_run_prints_the_plan_and_changes_nothing(project):
@@ -231,6 +178,7 @@ def test_refuses_when_no_earlier_good_version_exists(tmp_path, monkeypatch):
     fake.add_stack(STACK)
     fake.add_entry(STACK, config=CURRENT_CONFIG)
     (tmp_path / "Pulumi.yaml").write_text("name: delivery\nruntime: python\n")
+    write_stack_config(tmp_path, STACK, CURRENT_CONFIG)
     project = Project(tmp_path, fake, "", "")
     result = project.ops("rollback", "stack", "-s", STACK, "--yes")
     assert result.returncode == 2

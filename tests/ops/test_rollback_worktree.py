@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from ops.errors import OpsError
+from ops.rollback.stack_lock import held
 from ops.rollback.worktree import find_checkout, worktree_at
 from tests.ops.fake_pulumi import git
 
@@ -78,3 +79,29 @@ def test_an_unknown_commit_is_a_clear_error(repo):
     ):
         pass
     assert len(git(path, "worktree", "list").splitlines()) == 1
+
+
+def test_paths_with_spaces_and_renames_are_read_from_porcelain_z(repo):
+    path, _, _ = repo
+    checkout = find_checkout(path)
+    (path / "infra" / "with space.py").write_text("x = 1\n")
+    git(path, "mv", "infra/__main__.py", "infra/main renamed.py")
+    assert sorted(checkout.uncommitted(ignore=path / "infra" / "Pulumi.prod.yaml")) == [
+        "infra/main renamed.py", "infra/with space.py"]
+
+
+def test_the_rollback_lock_folder_does_not_make_the_checkout_dirty(repo):
+    path, _, _ = repo
+    checkout = find_checkout(path / "infra")
+    with held(path / "infra", "prod"):
+        assert (path / "infra" / ".pulumi-ops" / "prod.lock").exists()
+        assert checkout.uncommitted(ignore=path / "infra" / "Pulumi.prod.yaml") == []
+
+
+def test_a_second_holder_of_the_rollback_lock_is_refused_and_told_who_holds_it(repo):
+    path, _, _ = repo
+    with held(path, "prod"), pytest.raises(OpsError, match=r"another `ops rollback stack` is running on stack "
+                                                           r"acme/x/prod \(pid \d+"), held(path, "acme/x/prod"):
+        pass
+    with held(path, "prod"), held(path, "dev"):  # released, and another stack is another lock
+        pass

@@ -155,8 +155,10 @@ def instance_target(instance: str, started: datetime, events: list[tuple[str, st
         "status": "Failed", "lastUpdatedAt": started, "lifecycleEvents": lifecycle}}
 
 
-HOOKS = ["ApplicationStop", "DownloadBundle", "BeforeInstall", "Install", "AfterInstall", "ApplicationStart",
-         "ValidateService"]
+# In-place behind a load balancer: the traffic events around the hooks, AfterAllowTraffic (the bake) last.
+HOOKS = ["BeforeBlockTraffic", "BlockTraffic", "AfterBlockTraffic", "ApplicationStop", "DownloadBundle",
+         "BeforeInstall", "Install", "AfterInstall", "ApplicationStart", "ValidateService", "BeforeAllowTraffic",
+         "AllowTraffic", "AfterAllowTraffic"]
 
 
 def hooks_until(failed_hook: str, diagnostics: dict) -> list[tuple[str, str, dict | None]]:

@@ -36,8 +36,9 @@ def _approved(account) -> dict:
 
 def _deploy_scenario(account, info: dict | None, targets: list[dict], *, fired: dict | None = None,
                      newer: list[dict] | None = None, deploy_action: dict | None = None,
-                     rollback_status: str | None = "Succeeded") -> None:
-    """Queues a run whose Deploy action failed with deployment `info`; `fired` maps alarm -> (minutes ago, reason)."""
+                     rollback_status: str | None = "Succeeded", denied: str | None = None) -> None:
+    """Queues a run whose Deploy action failed with deployment `info`; `fired` maps alarm -> (minutes ago, reason);
+    `denied` names the deployment-target read that is refused (list_deployment_targets, batch_get_...)."""
     good, good_actions = good_run(account)
     started = account.ago(20)
     actions = [source_ok(started), build_ok(started), _approved(account), deploy_action or deploy_failed(started)]
@@ -46,12 +47,7 @@ def _deploy_scenario(account, info: dict | None, targets: list[dict], *, fired: 
     codedeploy = account.stub["codedeploy"]
     if info is not None:
         codedeploy.add_response("get_deployment", {"deploymentInfo": info}, {"deploymentId": DEPLOYMENT_ID})
-        ids = [t["instanceTarget"]["targetId"] for t in targets]
-        codedeploy.add_response("list_deployment_targets", {"targetIds": ids},
-                                {"deploymentId": DEPLOYMENT_ID, "targetFilters": {"TargetStatus": ["Failed"]}})
-        if ids:
-            codedeploy.add_response("batch_get_deployment_targets", {"deploymentTargets": targets},
-                                    {"deploymentId": DEPLOYMENT_ID, "targetIds": ids})
+        _queue_targets(account, targets, denied)
         rollback_id = (info.get("rollbackInfo") or {}).get("rollbackDeploymentId")
         if rollback_id:  # diagnose checks whether CodeDeploy's automatic rollback finished
             rolled = {**info, "deploymentId": rollback_id, "status": rollback_status, "creator": "codeDeployRollback"}
@@ -63,6 +59,26 @@ def _deploy_scenario(account, info: dict | None, targets: list[dict], *, fired: 
                 codedeploy.add_response("get_deployment", {"deploymentInfo": rolled}, {"deploymentId": rollback_id})
     queue_deployment_group(account, METRIC_ALARMS)
     queue_alarms(account, ALARM_ORDER, fired, composite=COMPOSITE_ALARM)
+
+
+def _queue_targets(account, targets: list[dict], denied: str | None) -> None:
+    codedeploy = account.stub["codedeploy"]
+    ids = [t["instanceTarget"]["targetId"] for t in targets]
+    for operation, answer, params in [
+        ("list_deployment_targets", {"targetIds": ids},
+         {"deploymentId": DEPLOYMENT_ID, "targetFilters": {"TargetStatus": ["Failed"]}}),
+        ("batch_get_deployment_targets", {"deploymentTargets": targets}, {"deploymentId": DEPLOYMENT_ID,
+                                                                          "targetIds": ids}),
+    ]:
+        if operation == "batch_get_deployment_targets" and not ids:
+            return
+        if operation == denied:
+            action = "".join(word.title() for word in operation.split("_"))
+            codedeploy.add_client_error(operation, "AccessDeniedException", (
+                f"User: arn:aws:iam::123456789012:user/oncall is not authorized to perform: codedeploy:{action} on "
+                f"resource: arn:aws:codedeploy:us-east-1:123456789012:deploymentgroup:app-prod/app-prod-fleet"))
+            return
+        codedeploy.add_response(operation, answer, params)
 
 
 def _targets(account, count: int, hook: str, diagnostics: dict) -> list[dict]:
@@ -157,13 +173,19 @@ def test_an_alarm_stopping_the_deployment_is_named_with_its_reason(account, caps
     assert evidence_of(document, "alarm")[0]["detail"]["name"] == "app-prod-5xx"
 
 
+ROLLS_BACK = ("roll back", "rollback app", "if it did not", "confirm")  # what no step says after a success
+
+
 @pytest.mark.parametrize(("status", "says", "never_says"), [
-    ("Succeeded", "done: CodeDeploy's automatic rollback d-ROLLBACK1 succeeded", "python -m ops rollback app"),
-    ("InProgress", "CodeDeploy's automatic rollback d-ROLLBACK1 is InProgress: wait for it, and start no other "
-                   "deployment", "python -m ops rollback app"),
-    ("Failed", "CodeDeploy's automatic rollback d-ROLLBACK1 ended Failed: python -m ops rollback app -s prod", "done"),
-    (None, "check it finished with aws deploy get-deployment --deployment-id d-ROLLBACK1, and if it did not: "
-           "python -m ops rollback app -s prod", "done"),
+    ("Succeeded", "CodeDeploy's automatic rollback d-ROLLBACK1 succeeded: the last good revision runs again, so "
+                  "there is nothing to roll back.", ROLLS_BACK),
+    ("InProgress", "CodeDeploy's automatic rollback d-ROLLBACK1 is InProgress: wait for it to end and start no other "
+                   "deployment meanwhile", ("python -m ops rollback app",)),
+    ("Failed", "CodeDeploy's automatic rollback d-ROLLBACK1 ended Failed: roll back yourself "
+               "(python -m ops rollback app -s prod).", ("succeeded",)),
+    (None, "CodeDeploy started rollback d-ROLLBACK1 but it could not be read: check it with aws deploy get-deployment "
+           "--deployment-id d-ROLLBACK1, and only if it did not succeed roll back (python -m ops rollback app -s "
+           "prod).", ("succeeded",)),
 ])
 def test_the_next_step_follows_what_codedeploys_own_rollback_did(account, capsys, status, says, never_says):
     """CodeDeploy owns the automatic rollback: diagnose reads whether it finished and never asks for a second one
@@ -176,8 +198,9 @@ def test_the_next_step_follows_what_codedeploys_own_rollback_did(account, capsys
     code, document = diagnose_json(capsys)
 
     assert code == 1
-    assert says in document["next_step"]
-    assert never_says not in document["next_step"]
+    assert document["next_step"].startswith(says)
+    after = document["next_step"][len(says):]
+    assert not [text for text in never_says if text in after]
     (rollback,) = evidence_of(document, "rollback")
     assert rollback["detail"].get("status") == status
     if status is None:
@@ -272,3 +295,149 @@ def test_a_deployment_group_that_cannot_be_read_leaves_a_gap_and_the_stage_alarm
     assert code == 1
     assert [a["name"] for a in document["alarms"]] == [COMPOSITE_ALARM]
     assert any("DeploymentGroupDoesNotExistException" in gap for gap in document["gaps"])
+
+
+# --- the next step never contradicts the evidence ---------------------------------------------------------------------
+
+
+def _validate_service_timeout(account) -> list[dict]:
+    diagnostics = {"errorCode": "ScriptTimedOut", "scriptName": "hooks/validate_service.sh",
+                   "message": "Script at specified location: hooks/validate_service.sh failed to complete in 300 "
+                              "seconds", "logTail": HEALTHZ_TAIL}
+    return _targets(account, 1, "ValidateService", diagnostics)
+
+
+def _start_failed(account) -> list[dict]:
+    diagnostics = {"errorCode": "ScriptFailed", "scriptName": "hooks/application_start.sh",
+                   "message": "Script at specified location: hooks/application_start.sh run as user root failed "
+                              "with exit code 125", "logTail": "[stderr]docker: manifest unknown.\n"}
+    return _targets(account, 1, "ApplicationStart", diagnostics)
+
+
+ROLLED_BACK = {"rollbackDeploymentId": "d-ROLLBACK1", "rollbackMessage": "Deployment rolled back"}
+CAUSES_WITH_A_ROLLBACK = {
+    "health_check_failed": ("HEALTH_CONSTRAINTS", _validate_service_timeout,
+                            "The new version never became healthy: run the image locally"),
+    "hook_script_failed": ("HEALTH_CONSTRAINTS", _start_failed, "fix the ApplicationStart hook script"),
+    "deploy_timed_out": ("TIMEOUT", lambda account: [], "Find the step that hung"),
+    "too_few_healthy_hosts": ("HEALTH_CONSTRAINTS", lambda account: [], "Check the fleet"),
+}
+
+
+@pytest.mark.parametrize("cause", sorted(CAUSES_WITH_A_ROLLBACK))
+def test_after_a_succeeded_rollback_no_step_asks_to_roll_back(account, capsys, cause):
+    code, targets, fix = CAUSES_WITH_A_ROLLBACK[cause]
+    info = deployment(code, "The overall deployment failed.", account.ago(15), account.ago(3),
+                      {"Succeeded": 3, "Failed": 1}, rollback=ROLLED_BACK)
+    _deploy_scenario(account, info, targets(account), rollback_status="Succeeded")
+
+    _, document = diagnose_json(capsys)
+
+    assert document["cause"]["class"] == cause
+    step = document["next_step"]
+    assert step.startswith("CodeDeploy's automatic rollback d-ROLLBACK1 succeeded: the last good revision runs again")
+    assert fix.lower() in step.lower()
+    assert not [text for text in ROLLS_BACK if text in step.split("nothing to roll back.", 1)[1].lower()]
+
+
+@pytest.mark.parametrize("cause", sorted(CAUSES_WITH_A_ROLLBACK))
+def test_while_the_rollback_runs_the_step_says_wait_before_anything_else(account, capsys, cause):
+    code, targets, fix = CAUSES_WITH_A_ROLLBACK[cause]
+    info = deployment(code, "The overall deployment failed.", account.ago(15), account.ago(3),
+                      {"Succeeded": 3, "Failed": 1}, rollback=ROLLED_BACK)
+    _deploy_scenario(account, info, targets(account), rollback_status="InProgress")
+
+    _, document = diagnose_json(capsys)
+
+    step = document["next_step"]
+    assert step.startswith("CodeDeploy's automatic rollback d-ROLLBACK1 is InProgress: wait for it to end and start "
+                           "no other deployment meanwhile")
+    assert "python -m ops rollback app" not in step
+    assert step.lower().index(fix.lower()) > step.index("wait")
+
+
+def test_without_any_rollback_the_step_says_so_and_gives_the_command(account, capsys):
+    info = deployment("HEALTH_CONSTRAINTS", "The overall deployment failed.", account.ago(15), account.ago(3),
+                      {"Succeeded": 3, "Failed": 1})
+    _deploy_scenario(account, info, _validate_service_timeout(account))
+
+    _, document = diagnose_json(capsys)
+
+    assert document["next_step"].startswith("No automatic rollback is recorded: roll back "
+                                            "(python -m ops rollback app -s prod).")
+    assert "confirm" not in document["next_step"]
+
+
+# --- a refused read of the deployment targets -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fired", [None, {"app-prod-5xx": (5, "Threshold Crossed")}], ids=["no alarm", "an alarm"])
+@pytest.mark.parametrize(("denied", "permission"), [("list_deployment_targets", "codedeploy:ListDeploymentTargets"),
+                                                    ("batch_get_deployment_targets",
+                                                     "codedeploy:BatchGetDeploymentTargets")])
+def test_unreadable_targets_do_not_turn_an_instance_failure_into_too_few_healthy_hosts(account, capsys, denied,
+                                                                                         permission, fired):
+    """One instance failed its ValidateService hook; without the targets diagnose cannot say which hook, and must
+    not say the fleet lacked healthy hosts either."""
+    info = deployment("HEALTH_CONSTRAINTS", "The overall deployment failed because too many individual instances "
+                      "failed deployment, too few healthy instances are available for deployment, or some instances "
+                      "in your deployment group are experiencing problems.", account.ago(15), account.ago(3),
+                      {"Succeeded": 3, "Failed": 1})
+    _deploy_scenario(account, info, _validate_service_timeout(account), fired=fired, denied=denied)
+
+    code, document = diagnose_json(capsys)
+
+    assert code == 1
+    assert document["cause"]["class"] == "unknown"  # not too_few_healthy_hosts, and not the alarm either
+    assert document["cause"]["detail"] == f"missing permission {permission}"
+    assert document["cause"]["raw_error"].startswith("HEALTH_CONSTRAINTS: The overall deployment failed")
+    assert document["verdict"] == (f"Deploy failed: 1 of 4 instances failed; which lifecycle event failed could not "
+                                   f"be read (missing permission {permission})")
+    assert f"could not read everything: missing permission {permission}" in document["gaps"]
+    assert permission in document["next_step"]
+    assert "aws deploy list-deployment-targets --deployment-id d-ABCDEF123 --target-filters TargetStatus=Failed" \
+        in document["next_step"]
+    assert "Check the fleet" not in document["next_step"]
+
+
+# --- the bake: AfterAllowTraffic of the last wave ---------------------------------------------------------------------
+
+
+def _bake_targets(account, error_code: str, message: str, tail: str) -> list[dict]:
+    diagnostics = {"errorCode": error_code, "scriptName": "hooks/after_allow_traffic.sh", "message": message,
+                   "logTail": tail}
+    return _targets(account, 1, "AfterAllowTraffic", diagnostics)
+
+
+def test_an_alarm_during_the_bake_is_stopped_by_alarm_during_the_bake_of_the_last_wave(account, capsys):
+    info = deployment("ALARM_ACTIVE", "The deployment was stopped because one or more alarms were activated.",
+                      account.ago(15), account.ago(2), {"Succeeded": 3, "Failed": 1}, status="Stopped",
+                      rollback=ROLLED_BACK)
+    targets = _bake_targets(account, "ScriptFailed", "Script at specified location: hooks/after_allow_traffic.sh "
+                            "failed", "[stdout]AfterAllowTraffic: baked 120s of 600s\n")
+    _deploy_scenario(account, info, targets, fired={"app-prod-5xx": (5, "Threshold Crossed")})
+
+    code, document = diagnose_json(capsys)
+
+    assert code == 1
+    assert document["cause"]["class"] == "stopped_by_alarm" and document["cause"]["detail"] == "app-prod-5xx"
+    assert document["verdict"] == "Deploy failed: stopped by alarm app-prod-5xx during the bake of the last wave"
+    assert document["next_step"].startswith("CodeDeploy's automatic rollback d-ROLLBACK1 succeeded")
+    assert "app-prod-5xx" in document["next_step"]
+
+
+@pytest.mark.parametrize(("error_code", "verb"), [("ScriptTimedOut", "timed out"), ("ScriptFailed", "failed")])
+def test_the_bake_hook_failing_by_itself_is_a_hook_failure_of_the_bake(account, capsys, error_code, verb):
+    info = deployment("HEALTH_CONSTRAINTS", "The overall deployment failed.", account.ago(70), account.ago(3),
+                      {"Succeeded": 3, "Failed": 1}, rollback=ROLLED_BACK)
+    targets = _bake_targets(account, error_code, "Script at specified location: hooks/after_allow_traffic.sh failed "
+                            "to complete in 3600 seconds", "[stderr]AfterAllowTraffic: cannot read deployment\n")
+    _deploy_scenario(account, info, targets)
+
+    code, document = diagnose_json(capsys)
+
+    assert code == 1
+    assert document["cause"]["class"] == "hook_script_failed" and document["cause"]["detail"] == "AfterAllowTraffic"
+    assert document["verdict"] == (f"Deploy failed: AfterAllowTraffic hook (the bake of the last wave) {verb} on 1 "
+                                   f"of 4 instances ({error_code}); AfterAllowTraffic: cannot read deployment")
+    assert "BAKE_MINUTES" in document["next_step"] and "after_allow_traffic.sh" in document["next_step"]

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+from datetime import timedelta, timezone
 
 import jsonschema
 import pytest
@@ -156,7 +158,9 @@ def test_a_connection_never_confirmed_is_source_connection_pending(account, caps
     assert "Update pending connection" in document["next_step"]
 
 
-def test_the_bake_alarm_failing_the_deploy_stage_condition_is_stopped_by_alarm(account, capsys):
+def _stage_condition_failed(account, newer: list[dict] | None = None) -> None:
+    """A pipeline (not this program's) whose Deploy stage has an onSuccess CloudWatchAlarm condition: the deployment
+    succeeded, then the condition's alarm failed the stage."""
     good, good_actions = good_run(account)
     started = account.ago(25)
     latest = execution("exec-bad", "Failed", started, "2" * 40, "Rework the quotes handler",
@@ -174,9 +178,13 @@ def test_the_bake_alarm_failing_the_deploy_stage_condition_is_stopped_by_alarm(a
              }]}]}},
     ]}
     queue_run(account, latest, [source_ok(started), build_ok(started), deployed], last_success=good,
-              last_success_actions=good_actions, stage_state=stage_state)
+              last_success_actions=good_actions, stage_state=stage_state, newer=newer)
     reason = "app-prod-latency-p99 transitioned to ALARM"
     queue_alarms(account, [COMPOSITE_ALARM], {COMPOSITE_ALARM: (6, reason)}, composite=COMPOSITE_ALARM)
+
+
+def test_the_bake_alarm_failing_the_deploy_stage_condition_is_stopped_by_alarm(account, capsys):
+    _stage_condition_failed(account)
 
     code, document = diagnose_json(capsys)
 
@@ -186,6 +194,32 @@ def test_the_bake_alarm_failing_the_deploy_stage_condition_is_stopped_by_alarm(a
     assert document["verdict"] == f"Deploy failed: stopped by alarm {COMPOSITE_ALARM} during the bake"
     assert evidence_of(document, "condition")[0]["detail"]["rule"] == "bake"
     assert document["alarms"][0]["type"] == "composite" and document["alarms"][0]["fired_in_window"]
+    # Nothing rolled back (no CodeDeploy rollback, no pipeline rollback execution): the step must not say one did.
+    assert document["next_step"].startswith("No automatic rollback is recorded: roll back "
+                                            "(python -m ops rollback app -s prod).")
+    assert "confirm" not in document["next_step"] and "if it did not" not in document["next_step"]
+
+
+@pytest.mark.parametrize(("status", "says", "never_says"), [
+    ("Succeeded", "Pipeline rollback execution exec-rollback succeeded: the stage runs the last good execution's "
+                  "revision again, so there is nothing to roll back.", ("rollback app", "confirm", "if it did not")),
+    ("InProgress", "Pipeline rollback execution exec-rollback is InProgress: wait for it to end before anything else",
+     ("rollback app", "succeeded")),
+    ("Failed", "Pipeline rollback execution exec-rollback ended Failed: roll back yourself "
+               "(python -m ops rollback app -s prod).", ("succeeded", "confirm")),
+])
+def test_a_pipeline_rollback_execution_words_the_step_by_its_status(account, capsys, status, says, never_says):
+    rollback = execution("exec-rollback", status, account.ago(1), "1" * 40, "Add quotes endpoint",
+                         executionType="ROLLBACK", trigger={"triggerType": "AutomatedRollback"})
+    _stage_condition_failed(account, newer=[rollback])
+
+    _, document = diagnose_json(capsys)
+
+    assert document["execution"]["id"] == "exec-bad"
+    assert document["next_step"].startswith(says)
+    assert not [text for text in never_says if text in document["next_step"][len(says):]]
+    (evidence,) = evidence_of(document, "rollback")
+    assert evidence["summary"] == f"pipeline rolled back by execution exec-rollback ({status})"
 
 
 def test_throttling_is_answered_by_a_retry(account, capsys):
@@ -309,3 +343,32 @@ def test_missing_credentials_exit_2_with_a_clear_message(aws, capsys, monkeypatc
 
     assert code == 2
     assert err == "error: no AWS credentials found; configure a profile or set AWS_PROFILE\n"
+
+
+UTC_SECONDS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$")
+ANY_TIME = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:[+-]\d\d:\d\d|Z)?")
+
+
+def _times_in(value) -> list[str]:
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _times_in(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in _times_in(v)]
+    return [value] if isinstance(value, str) and ANY_TIME.fullmatch(value) else []
+
+
+@pytest.mark.parametrize("flag", ["--json", "--markdown", None])
+def test_every_time_is_utc_iso_8601_to_the_second(account, capsys, monkeypatch, flag):
+    """botocore hands back timestamps in the machine's own zone (tzinfo=tzlocal()), with fractions of a second."""
+    local = timezone(timedelta(hours=-5))
+    monkeypatch.setattr(account, "ago", lambda minutes: (account.now - timedelta(minutes=minutes)).astimezone(
+        local).replace(microsecond=654321))
+    _stage_condition_failed(account)
+
+    code, out, _ = run_cli(capsys, "diagnose", "--pipeline", PIPELINE, "-s", "prod", *([flag] if flag else []))
+
+    assert code == 1
+    times = _times_in(json.loads(out)) if flag == "--json" else ANY_TIME.findall(out)
+    # JSON: execution start and update, last success, the alarm and its transition; text: the start, the alarm
+    assert len(times) >= (4 if flag == "--json" else 2)
+    assert [t for t in times if not UTC_SECONDS.match(t)] == []

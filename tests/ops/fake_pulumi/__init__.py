@@ -1,5 +1,6 @@
 """Test helpers for the stand-in `pulumi` (cli.py): put it first on PATH, describe stacks and their history, set
-behaviour per test, and read back the calls it recorded."""
+behaviour and inject faults (faults.py) per test, hold it at a step and release it, and read back the calls and
+the signals it recorded."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ CLI = Path(__file__).resolve().parent / "cli.py"
 
 class FakePulumi:
     def __init__(self, root: Path):
+        self.root = root
         self.bin_dir = root / "fake-bin"
         self.state_path = root / "fake-pulumi-state.json"
         self.log_path = root / "fake-pulumi-log.jsonl"
@@ -40,7 +43,13 @@ class FakePulumi:
         return json.loads(self.state_path.read_text())
 
     def save(self, state: dict) -> None:
-        self.state_path.write_text(json.dumps(state, indent=1))
+        temporary = self.state_path.with_name(self.state_path.name + ".helper.tmp")
+        temporary.write_text(json.dumps(state, indent=1))
+        os.replace(temporary, self.state_path)
+
+    def env(self) -> dict:
+        """The environment a subprocess needs to find this stand-in (for tests that build their own)."""
+        return {"FAKE_PULUMI_STATE": str(self.state_path), "FAKE_PULUMI_LOG": str(self.log_path)}
 
     def add_stack(self, name: str, outputs: dict | None = None) -> None:
         state = self.load()
@@ -74,12 +83,45 @@ class FakePulumi:
         self.save(state)
         return version
 
+    def fault(self, command: str, **spec) -> None:
+        """Injects a fault into `command` ("stack history", "config set", "preview", "up", ...; see faults.py)."""
+        state = self.load()
+        state["behaviour"].setdefault("faults", {})[command] = spec
+        self.save(state)
+
     def history(self, stack: str) -> list[dict]:
         return self.load()["stacks"][stack]["history"]
 
+    def lock(self, stack: str) -> dict | None:
+        """The stack's backend lock, when an update holds it (or left it behind)."""
+        return self.load()["stacks"][stack].get("lock")
+
+    # holding a step
+    def wait_at(self, command: str, timeout: float = 30.0) -> int:
+        """Waits until a stand-in blocked by the `block` fault reached `command`; returns that stand-in's pid."""
+        marker = self.root / "at" / command.replace(" ", "-")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if marker.exists() and marker.read_text():
+                return int(marker.read_text())
+            time.sleep(0.02)
+        raise AssertionError(f"the stand-in pulumi never reached `{command}` within {timeout}s")
+
+    def release(self, command: str) -> None:
+        (self.root / "release").mkdir(exist_ok=True)
+        (self.root / "release" / command.replace(" ", "-")).write_text("go")
+
     # calls
-    def calls(self) -> list[dict]:
+    def records(self) -> list[dict]:
         return [json.loads(line) for line in self.log_path.read_text().splitlines() if line.strip()]
+
+    def calls(self) -> list[dict]:
+        """Every finished call (a stand-in killed mid-call leaves no record, as it leaves no exit code)."""
+        return [record for record in self.records() if "event" not in record]
+
+    def signals(self) -> list[dict]:
+        """Every signal a stand-in received: {"signal": "SIGINT", "argv": [...], "pid": N}."""
+        return [record for record in self.records() if record.get("event") == "signal"]
 
     def commands(self) -> list[str]:
         """Each call as its command words, e.g. "stack history", "config set delivery:x", "preview", "up"."""
