@@ -1,4 +1,4 @@
-"""`python -m app.contract check|accept`: the API contract gate (see app/README.md)."""
+"""`python -m app.contract check|accept|diff`: the API contract gate (see app/README.md)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from app.contract.gate import CONTRACT, EXIT_BAD_INPUT, ContractError, accept, check
+from app.contract.gate import CONTRACT, EXIT_BAD_INPUT, ContractError, accept, check, diff
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,8 +16,15 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("check", help="fail (exit 1) if the service breaks the committed contract")
     accept_parser = commands.add_parser("accept", help="write the service's document as the new contract")
     accept_parser.add_argument("--allow-breaking", action="store_true", help="accept even breaking changes")
+    diff_parser = commands.add_parser("diff", help="compare two contract files: exit 0 compatible, 1 breaking, "
+                                                   "2 bad input")
+    diff_parser.add_argument("old", type=Path, help="the contract clients rely on (e.g. the live release's)")
+    diff_parser.add_argument("new", type=Path, help="the contract of the change")
+    diff_parser.add_argument("--json", action="store_true", help="print the result as one JSON document")
     args = parser.parse_args(argv)
     try:
+        if args.command == "diff":
+            return diff(args.old, args.new, args.json)
         if args.command == "check":
             return check(args.contract)
         return accept(args.contract, args.allow_breaking)

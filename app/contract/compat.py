@@ -2,11 +2,16 @@
 
 A change is breaking when a client written against the old document can fail against the new one:
 
+- where to call and how to authenticate must not move: a server URL no longer listed (adding `servers` to a
+  document that had none moves every URL off "/"), or a security requirement a client meeting the old one cannot
+  meet (including one where there was none), break;
 - requests (parameters and bodies) must accept everything they accepted before: a removed path or method, a new
   required parameter or field, an optional one becoming required, a narrower type, fewer enum values, tighter
-  bounds or a changed pattern, a removed media type, or a removed field where unknown fields are rejected, break;
+  bounds, a new or changed multipleOf, uniqueItems or format, a changed pattern, a removed media type, a removed
+  field where unknown fields are rejected, or array items or map values that become constrained, break;
 - responses must not return anything the old document did not promise: a removed field, a field no longer
-  always present, a wider type (e.g. now nullable), a removed success status or media type, break.
+  always present, a wider type (e.g. now nullable), a removed success status, media type or header, or array
+  items or map values that are no longer described, break.
 
 Everything else is reported as non-breaking: additions (paths, methods, optional parameters and fields, response
 fields, enum values, statuses) and relaxations.
@@ -53,6 +58,7 @@ class _Comparison:
         self.changes.append(Change(breaking, where, what))
 
     def run(self) -> list[Change]:
+        self.servers("servers", _server_urls(self.old_doc), _server_urls(self.new_doc))
         old_paths, new_paths = self.old_doc.get("paths") or {}, self.new_doc.get("paths") or {}
         for path, old_item in old_paths.items():
             if path not in new_paths:
@@ -76,10 +82,29 @@ class _Comparison:
 
     def operation(self, where: str, old_item: dict, new_item: dict, method: str) -> None:
         old_op, new_op = old_item[method], new_item[method]
+        self.servers(where, _server_urls(self.old_doc, old_item, old_op), _server_urls(self.new_doc, new_item, new_op))
+        self.security(where, _security(self.old_doc, old_op), _security(self.new_doc, new_op))
         old_params = self.params_of(self.old_doc, old_item, old_op)
         self.parameters(where, old_params, self.params_of(self.new_doc, new_item, new_op))
         self.request_body(where, old_op.get("requestBody"), new_op.get("requestBody"))
         self.responses(where, old_op.get("responses") or {}, new_op.get("responses") or {})
+
+    def servers(self, where: str, old: list[str], new: list[str]) -> None:
+        gone = [url for url in old if url not in new]
+        if gone:
+            self.note(True, where, f"server URL(s) {', '.join(gone)} no longer listed: every call there moves")
+        added = [url for url in new if url not in old]
+        if added and not gone:
+            self.note(False, where, f"server URL(s) {', '.join(added)} added")
+
+    def security(self, where: str, old: list[frozenset[str]], new: list[frozenset[str]]) -> None:
+        """A client that meets one of the old alternatives must meet one of the new ones."""
+        unmet = [alt for alt in old if not any(need <= alt for need in new)]
+        if unmet:
+            shown = "; ".join(" + ".join(sorted(alt)) or "no authentication" for alt in unmet)
+            self.note(True, where, f"security requirement added or changed: a client with {shown} is refused")
+        elif old != new:
+            self.note(False, where, "security requirements relaxed")
 
     @staticmethod
     def params_of(doc: dict, item: dict, op: dict) -> dict[tuple[str, str], dict]:
@@ -126,8 +151,18 @@ class _Comparison:
                 continue
             old_r, new_r = _resolve(self.old_doc, old_response), _resolve(self.new_doc, new[status])
             self.content(at, old_r.get("content") or {}, new_r.get("content") or {}, RESPONSE)
+            self.headers(at, old_r.get("headers") or {}, new_r.get("headers") or {})
         for status in new.keys() - old.keys():
             self.note(False, f"{where} response {status}", "response status added")
+
+    def headers(self, at: str, old: dict, new: dict) -> None:
+        for name in old.keys() - new.keys():
+            self.note(True, f"{at} header '{name}'", "response header removed")
+        for name in new.keys() - old.keys():
+            self.note(False, f"{at} header '{name}'", "response header added")
+        for name in old.keys() & new.keys():
+            old_h, new_h = _resolve(self.old_doc, old[name]), _resolve(self.new_doc, new[name])
+            self.schema(f"{at} header '{name}'", old_h.get("schema") or {}, new_h.get("schema") or {}, RESPONSE, "")
 
     def content(self, at: str, old: dict, new: dict, direction: str) -> None:
         for media_type, old_media in old.items():
@@ -164,12 +199,25 @@ class _Comparison:
         if direction == REQUEST:
             self.bounds(where, self.branch_union(self.old_doc, old), self.branch_union(self.new_doc, new))
         self.properties(at, old, new, direction, field)
-        old_items, new_items = self.items_of(self.old_doc, old), self.items_of(self.new_doc, new)
-        if old_items is not None and new_items is not None:
-            self.schema(at, old_items, new_items, direction, f"{field}[]")
-        old_values, new_values = self.map_values_of(self.old_doc, old), self.map_values_of(self.new_doc, new)
-        if old_values is not None and new_values is not None:
-            self.schema(at, old_values, new_values, direction, f"{field}.*" if field else "*")
+        self.nested(at, self.items_of(self.old_doc, old), self.items_of(self.new_doc, new), direction,
+                    f"{field}[]", "items", "array" in old_types | new_types)
+        self.nested(at, self.map_values_of(self.old_doc, old), self.map_values_of(self.new_doc, new), direction,
+                    f"{field}.*" if field else "*", "map values", "object" in old_types | new_types)
+
+    def nested(self, at: str, old: Schema | None, new: Schema | None, direction: str, field: str, what: str,
+               applies: bool) -> None:
+        """Array items or map values: compared when both are described; otherwise one side is unconstrained,
+        which breaks a response that loses its description or a request that gains one."""
+        if old is not None and new is not None:
+            self.schema(at, old, new, direction, field)
+        elif applies and (old is None) != (new is None):
+            where = f"{at} field '{field}'"
+            if direction == RESPONSE and new is None:
+                self.note(True, where, f"{what} are no longer described: anything may come back")
+            elif direction == REQUEST and old is None:
+                self.note(True, where, f"{what} are now constrained: values accepted before may be refused")
+            else:
+                self.note(False, where, f"{what} {'described' if new is not None else 'no longer constrained'}")
 
     def enum(self, where: str, old: set | None, new: set | None, direction: str) -> None:
         if old == new or (old is None and new is None):
@@ -191,6 +239,15 @@ class _Comparison:
                 continue
             tighter = keyword not in old or (new[keyword] > old[keyword]) == larger_is_stricter
             self.note(tighter, where, f"{keyword} changed from {old.get(keyword, 'none')} to {new[keyword]}")
+        if "multipleOf" in new and old.get("multipleOf") != new["multipleOf"]:
+            divides = "multipleOf" in old and _multiple(old["multipleOf"], new["multipleOf"])
+            self.note(not divides, where, f"multipleOf changed from {old.get('multipleOf', 'none')} to "
+                                          f"{new['multipleOf']}")
+        if new.get("uniqueItems") is True and old.get("uniqueItems") is not True:
+            self.note(True, where, "uniqueItems is now required")
+        if "format" in new and old.get("format") != new["format"]:
+            self.note(True, where, f"format changed from {old.get('format', 'none')} to {new['format']} "
+                                   "(servers may validate it)")
         if "pattern" in new and old.get("pattern") != new["pattern"]:
             self.note(True, where, f"pattern changed from {old.get('pattern', 'none')!r} to {new['pattern']!r}"
                                    " (the gate cannot prove it accepts everything the old one did)")
@@ -326,6 +383,30 @@ def _resolve(doc: dict, schema: Any) -> Any:
             schema = schema[part]
         hops += 1
     return schema
+
+
+def _server_urls(doc: dict, *levels: dict) -> list[str]:
+    """The server URLs in effect: the innermost `servers` (operation, then path, then document); "/" when none."""
+    for level in (*reversed(levels), doc):
+        servers = level.get("servers")
+        if servers:
+            return [str(server.get("url", "/")) for server in servers if isinstance(server, dict)]
+    return ["/"]
+
+
+def _security(doc: dict, op: dict) -> list[frozenset[str]]:
+    """The alternatives a client may meet, each the set of schemes it needs; [{}] (none needed) when unset."""
+    requirements = op["security"] if "security" in op else doc.get("security")
+    if not requirements:
+        return [frozenset()]
+    return [frozenset(alternative) for alternative in requirements if isinstance(alternative, dict)]
+
+
+def _multiple(old: float, new: float) -> bool:
+    """True when the new step divides the old one, so every value accepted before is still a multiple (a
+    relaxation); any other change refuses some old values."""
+    ratio = old / new if new else 0
+    return new != 0 and abs(ratio - round(ratio)) < 1e-9
 
 
 def _methods(path_item: dict) -> list[str]:

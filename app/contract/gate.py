@@ -56,6 +56,23 @@ def _print_changes(title: str, changes: list[Change]) -> None:
             print(f"  - {change}")
 
 
+def diff(old_path: Path, new_path: Path, as_json: bool) -> int:
+    """Two contract files compared as the gate compares them: exit 0 compatible, 1 breaking (each listed)."""
+    changes = compare(load_contract(old_path), load_contract(new_path))
+    breaking = [c for c in changes if c.breaking]
+    if as_json:
+        print(json.dumps({"compatible": not breaking, "old": str(old_path), "new": str(new_path),
+                          "breaking": [{"where": c.where, "what": c.what} for c in breaking],
+                          "nonBreaking": [{"where": c.where, "what": c.what} for c in changes if not c.breaking]},
+                         indent=2))
+    else:
+        _print_changes("breaking changes", breaking)
+        _print_changes("non-breaking changes", [c for c in changes if not c.breaking])
+        verdict = f"{len(breaking)} breaking change(s)" if breaking else "compatible"
+        print(f"{_shown(old_path)} -> {_shown(new_path)}: {verdict}")
+    return EXIT_BREAKING if breaking else EXIT_OK
+
+
 def check(path: Path) -> int:
     changes = compare(load_contract(path), service_document())
     breaking = [c for c in changes if c.breaking]

@@ -368,3 +368,111 @@ def test_a_dangling_ref_in_the_contract_is_bad_input_not_a_traceback(tmp_path):
 
     assert result.returncode == 2
     assert result.stderr == "error: $ref '#/components/schemas/Gone' points at nothing in the document\n"
+
+
+# The blind spots: client-visible changes outside schemas' types and fields.
+
+def _with(edit: Callable[[dict], object]) -> list[str]:
+    old = base_with_blind_spot_fixtures()
+    return [str(c) for c in compare(old, mutate(edit)(old)) if c.breaking]
+
+
+SECURED = {"bearer": {"type": "http", "scheme": "bearer"}}
+
+
+@pytest.mark.parametrize(("change", "edit", "message"), [
+    ("a security requirement where there was none",
+     lambda d: (d["components"].update(securitySchemes=SECURED), d.update(security=[{"bearer": []}])),
+     "GET /orders: security requirement added or changed: a client with no authentication is refused"),
+    ("an operation that now needs a second scheme",
+     lambda d: d["paths"]["/orders"]["get"].update(security=[{"bearer": [], "apiKey": []}]),
+     "GET /orders: security requirement added or changed: a client with no authentication is refused"),
+    ("servers added to a document that had none (every URL moves off /)",
+     lambda d: d.update(servers=[{"url": "https://api.example.com/v2"}]),
+     "servers: server URL(s) / no longer listed: every call there moves"),
+    ("multipleOf on a request field", lambda d: schemas(d)["NewOrder"]["properties"]["lines"]["items"]
+     ["properties"]["qty"].update(multipleOf=5),
+     "POST /orders request body field 'lines[].qty': multipleOf changed from none to 5"),
+    ("uniqueItems on a request array", lambda d: schemas(d)["NewOrder"]["properties"]["lines"].update(
+        uniqueItems=True), "POST /orders request body field 'lines': uniqueItems is now required"),
+    ("format on a request field", lambda d: schemas(d)["NewOrder"]["properties"]["sku"].update(format="uuid"),
+     "POST /orders request body field 'sku': format changed from none to uuid (servers may validate it)"),
+    ("a response header removed", lambda d: d["paths"]["/orders"]["get"]["responses"]["200"].pop("headers"),
+     "GET /orders response 200 header 'X-Total-Count': response header removed"),
+    ("response array items no longer described", lambda d: d["paths"]["/orders"]["get"]["responses"]["200"]
+     ["content"]["application/json"]["schema"].pop("items"),
+     "GET /orders response 200 field '[]': items are no longer described: anything may come back"),
+    ("response map values no longer described", lambda d: schemas(d)["Order"]["properties"].update(
+        tags={"type": "object"}),
+     "GET /orders/{order_id} response 200 field 'tags.*': map values are no longer described: anything may come "
+     "back"),
+    ("request array items that become constrained", lambda d: schemas(d)["NewOrder"]["properties"].update(
+        extras={"type": "array", "items": {"type": "integer"}}),
+     "POST /orders request body field 'extras[]': items are now constrained: values accepted before may be refused"),
+])
+def test_client_visible_changes_outside_fields_break(change, edit, message):
+    assert message in _with(edit), change
+
+
+def base_with_blind_spot_fixtures() -> dict:
+    """base_document plus what the blind-spot cases change: a response header, a free-form response map, a
+    free-form request array."""
+    doc = base_document()
+    doc["paths"]["/orders"]["get"]["responses"]["200"]["headers"] = {"X-Total-Count": {"schema": {"type": "integer"}}}
+    schemas(doc)["Order"]["properties"]["tags"] = {"type": "object", "additionalProperties": {"type": "string"}}
+    schemas(doc)["NewOrder"]["properties"]["extras"] = {"type": "array"}
+    return doc
+
+
+@pytest.mark.parametrize(("change", "edit"), [
+    ("a security requirement relaxed to optional",
+     lambda d: d.update(security=[{}, {"bearer": []}])),
+    ("the same servers listed again, plus another", lambda d: d.update(servers=[{"url": "/"}, {"url": "/v1"}])),
+])
+def test_relaxations_outside_fields_pass(change, edit):
+    assert _with(edit) == [], change
+
+
+def _diff(tmp_path, old: dict, new: dict, *flags: str) -> subprocess.CompletedProcess:
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    (tmp_path / "new.json").write_text(json.dumps(new))
+    return subprocess.run([sys.executable, "-m", "app.contract", "diff", str(tmp_path / "old.json"),
+                           str(tmp_path / "new.json"), *flags], cwd=ROOT, capture_output=True, text=True)
+
+
+def test_diff_of_two_files_exits_0_when_compatible(tmp_path):
+    result = _diff(tmp_path, base_document(), base_document())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith(": compatible")
+
+
+def test_diff_lists_each_breaking_difference_and_exits_1(tmp_path):
+    old = base_document()
+    new = mutate(lambda d: d["paths"]["/orders"].pop("post"))(old)
+    result = _diff(tmp_path, old, new, "--json")
+    assert result.returncode == 1
+    document = json.loads(result.stdout)
+    assert document["compatible"] is False
+    assert {"where": "POST /orders", "what": "method removed"} in document["breaking"]
+
+
+@pytest.mark.parametrize("content", ["not json", json.dumps({"openapi": "3.1.0"})])
+def test_diff_of_a_bad_file_is_exit_2_with_one_line(tmp_path, content):
+    (tmp_path / "old.json").write_text(content)
+    (tmp_path / "new.json").write_text(json.dumps(base_document()))
+    result = subprocess.run([sys.executable, "-m", "app.contract", "diff", str(tmp_path / "old.json"),
+                             str(tmp_path / "new.json")], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("error: ")
+
+
+def test_a_multiple_of_relaxed_to_a_divisor_passes_and_any_other_change_breaks():
+    old = base_document()
+    qty = lambda d: schemas(d)["NewOrder"]["properties"]["lines"]["items"]["properties"]["qty"]  # noqa: E731
+    qty(old)["multipleOf"] = 10
+    relaxed, other = copy.deepcopy(old), copy.deepcopy(old)
+    qty(relaxed)["multipleOf"] = 5
+    qty(other)["multipleOf"] = 4
+    assert [c for c in compare(old, relaxed) if c.breaking] == []
+    assert [str(c) for c in compare(old, other) if c.breaking] == [
+        "POST /orders request body field 'lines[].qty': multipleOf changed from 10 to 4"]
