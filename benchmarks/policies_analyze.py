@@ -43,20 +43,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ops.analyzer import (
-    PACK_DIR,
-    PolicyPack,
-    _Providers,
-    analyze_request,
-    load_policy_config,
-    pack_python,
-    stack_resource,
-)
 from ops.baseline import write_baseline
 from ops.check import with_baseline
-from ops.mockrun import PROJECT_ROOT, MockRun, Registration, run_program, stack_config
+from ops.offline import PACK_DIR, PROJECT_ROOT
+from ops.offline.analyzer import PolicyPack, pack_python
+from ops.offline.messages import Providers as _Providers
+from ops.offline.messages import analyze_request, stack_resource
+from ops.offline.model import STACK_TYPE, MockRun, Registration
+from ops.offline.policy_config import load_policy_config
+from ops.offline.run import run_program
+from ops.offline.stack_file import stack_config
 
-ROOT_TYPES = ("pulumi:pulumi:Stack", "pulumi:providers:aws")
+ROOT_TYPES = (STACK_TYPE, "pulumi:providers:aws")
 BLOCK = 1000
 # Changes made to every block of 1,000 resources of the plan (what each one triggers).
 PER_1K = {
@@ -206,7 +204,7 @@ def timed_stack(pack: PolicyPack, stack) -> tuple[float, float, object]:
 def measure(pack: PolicyPack, peer: PolicyPack, plan: MockRun, repeat: int, analyze: bool) -> dict:
     providers = _Providers(plan.resources)
     requests = [analyze_request(r, providers) for r in plan.resources]
-    stack = [stack_resource(r, providers, plan.stack_outputs if r.type == "pulumi:pulumi:Stack" else None)
+    stack = [stack_resource(r, providers, plan.stack_outputs if r.type == STACK_TYPE else None)
              for r in plan.resources]
     rows = collections.defaultdict(list)
     analysis = None

@@ -10,13 +10,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ops.errors import OpsError
+from ops.offline.model import STACK_TYPE
 
 EXPORT_VERSION = 3
 
 
 def _export_resource(registration, stack_outputs: dict) -> dict:
     """One resource as `pulumi stack export` writes it (empty fields are omitted, as the CLI's omitempty does)."""
-    is_stack = registration.type == "pulumi:pulumi:Stack"
+    is_stack = registration.type == STACK_TYPE
     resource = {
         "urn": registration.urn,
         "custom": bool(registration.custom),

@@ -11,13 +11,19 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ops import analyzer
 from ops.baseline import load_baseline
 from ops.errors import OpsError
-from ops.mockrun import PROJECT_ROOT, run_program, stack_config
+from ops.offline import PACK_DIR, PROJECT_ROOT
+from ops.offline.model import STACK_TYPE
 
-STACK_TYPE = "pulumi:pulumi:Stack"
+if TYPE_CHECKING:
+    from ops.offline.analyzer import Report
+    from ops.offline.policy_config import PolicyInfo
+
+# The offline machinery (the SDK's protobuf modules, gRPC, jsonschema) is imported when the command runs, not when
+# the CLI registers it: the other commands and `--help` do not pay for it.
 
 
 def register(subparsers) -> None:
@@ -29,13 +35,13 @@ def register(subparsers) -> None:
     parser.add_argument("-s", "--stack", required=True, help="stack name (dev, prod); decides the config files")
     parser.add_argument("--baseline", type=Path, help="a `pulumi stack export` file of the deployed stack")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")
-    parser.add_argument("--policy-pack", type=Path, default=analyzer.PACK_DIR, help="policy pack directory")
+    parser.add_argument("--policy-pack", type=Path, default=PACK_DIR, help="policy pack directory")
     parser.add_argument("--policy-config", type=Path,
                         help="policy pack config (default: <policy pack>/config/STACK.json)")
     parser.set_defaults(handler=handle)
 
 
-def with_baseline(config: dict, policies: list[analyzer.PolicyInfo], baseline: Path) -> dict:
+def with_baseline(config: dict, policies: list[PolicyInfo], baseline: Path) -> dict:
     """The config with `baseline` set for every policy that takes one (the change guardrails)."""
     result = dict(config)
     for policy in policies:
@@ -54,10 +60,14 @@ def _progress(message: str) -> None:
 
 def check(stack: str, baseline: Path | None, pack_dir: Path, config_path: Path | None, project_dir: Path):
     """Runs the program offline and the pack over it; returns (run, report)."""
+    from ops.offline import analyzer, policy_config
+    from ops.offline.run import run_program
+    from ops.offline.stack_file import stack_config
+
     config_path = config_path or pack_dir / "config" / f"{stack}.json"
     if not config_path.is_file():
         raise OpsError(f"no policy config for stack {stack}: {config_path} does not exist")
-    config = analyzer.load_policy_config(config_path)
+    config = policy_config.load_policy_config(config_path)
     if baseline is not None:
         baseline = baseline.resolve()
         load_baseline(baseline)
@@ -95,7 +105,7 @@ def summary(run) -> dict:
     }
 
 
-def as_document(run, report: analyzer.Report, baseline: Path | None) -> dict:
+def as_document(run, report: Report, baseline: Path | None) -> dict:
     violations = sorted((d.to_dict() for d in report.diagnostics),
                         key=lambda d: (d["policy"], d["urn"], d["message"]))
     return {

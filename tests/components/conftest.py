@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from ops.mockrun import MockRun, Registration, run_program
+from ops.offline.model import MockRun, Registration
+from ops.offline.run import run_program
 
 STACKS = ("dev", "prod")
 

@@ -11,7 +11,7 @@ import pytest
 
 from ops.baseline import baseline_from_run
 from ops.cli import main
-from ops.mockrun import run_program
+from ops.offline.run import run_program
 
 
 def check(capsys, *args: str) -> tuple[int, str, str]:

@@ -9,7 +9,7 @@ import pytest
 
 from ops.baseline import baseline_from_run, load_baseline, write_baseline
 from ops.errors import OpsError
-from ops.mockrun import run_program
+from ops.offline.run import run_program
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ import time
 import pytest
 
 from ops.errors import OpsError
-from ops.mockrun import project_name, stack_config
+from ops.offline.stack_file import project_name, stack_config
 
 PROJECT_FILE = "name: delivery\nruntime: python\n"
 

@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from ops.analyzer import PACK_DIR, PolicyPack, Report, analyze_resources
 from ops.baseline import write_baseline
-from ops.mockrun import MockRun, Registration, run_program, stack_config
+from ops.offline import PACK_DIR
+from ops.offline.analyzer import PolicyPack, Report, analyze_resources
+from ops.offline.model import MockRun, Registration
+from ops.offline.run import run_program
+from ops.offline.stack_file import stack_config
 
 STACKS = ("dev", "prod")
 UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # how the engine marshals an unknown value (preview)
