@@ -1,6 +1,8 @@
 """boto3 clients from the default session (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL all apply), each with connect
-and read timeouts and a bounded number of standard-mode retries, and `explain`, which turns what botocore raises
-into one clear line (an OpsError, exit code 2).
+and read timeouts and a bounded number of standard-mode retries, and `explain`, the one place that turns what
+botocore raises into one clear line (an AwsError, exit code 2) and says what it was: a refusal (naming the missing
+permission), AWS's own answer about the call, or no answer worth reading (unreachable, timed out, still throttling
+or failing after the retries, no region or profile). `ops diagnose` and `ops rollback app` both use it.
 
 The bound. One call makes at most ATTEMPTS attempts. Each waits at most CONNECT_TIMEOUT for the connection and
 READ_TIMEOUT for each read of the answer (botocore's defaults are 60 s each: against an endpoint that never answered,
@@ -29,6 +31,7 @@ Sources (read 2026-12):
 from __future__ import annotations
 
 import os
+import re
 from datetime import UTC, datetime
 
 import boto3
@@ -67,6 +70,9 @@ THROTTLING_CODES = {
     "BandwidthLimitExceeded", "LimitExceededException", "RequestThrottled", "SlowDown", "PriorRequestNotComplete",
     "EC2ThrottledException",
 }
+# A refusal, and how AWS names the action that was refused in its message.
+DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedException"}
+NOT_AUTHORIZED = re.compile(r"not authorized to perform:?\s+([\w-]+:[\w*]+)")
 
 
 def default_session() -> boto3.session.Session:
@@ -90,11 +96,27 @@ def client(service: str, session: boto3.session.Session | None = None):
         raise OpsError(f"cannot make an AWS client for {service}: {error} (check AWS_ENDPOINT_URL)") from error
 
 
-def explain(error: Exception, service: str, region: str | None = None) -> OpsError:
+class AwsError(OpsError):
+    """What botocore raised, said in one line (exit code 2). `code` is AWS's error code (None when AWS gave no answer
+    at all); `reply` is AWS's own answer about the call, "Code: Message" (None when there is none worth reading: the
+    call was still throttled or failing with 5xx after the retries, or never answered); `permission` is the IAM action
+    a refusal names (None unless refused); `said` is AWS's message."""
+
+    def __init__(self, line: str, code: str | None = None, reply: str | None = None, permission: str | None = None,
+                 said: str = ""):
+        super().__init__(line)
+        self.code, self.reply, self.permission, self.said = code, reply, permission, said
+
+    @property
+    def throttled(self) -> bool:
+        return self.code in THROTTLING_CODES
+
+
+def explain(error: Exception, service: str, region: str | None = None) -> AwsError:
     """One line for what botocore raised while reaching `service` (after its retries)."""
     if isinstance(error, ClientError):
-        return OpsError(_client_error_line(error, service))
-    return OpsError(_fault_line(error, service, region))
+        return _client_error(error, service)
+    return AwsError(_fault_line(error, service, region))
 
 
 def _fault_line(error: Exception, service: str, region: str | None) -> str:
@@ -138,25 +160,32 @@ def known_regions(service: str) -> set[str] | None:
         return None
 
 
-def gave_up(error: ClientError) -> bool:
+def _gave_up(error: ClientError) -> bool:
     """AWS still throttled or failed (5xx) after the retries: an outage to wait out, not an answer about the call."""
     code = str(error.response.get("Error", {}).get("Code", ""))
     status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
     return code in THROTTLING_CODES or code.isdigit() or status >= 500
 
 
-def _client_error_line(error: ClientError, service: str) -> str:
+def _client_error(error: ClientError, service: str) -> AwsError:
     detail = error.response.get("Error", {})
     code = str(detail.get("Code", ""))
+    said = str(detail.get("Message") or error)
     status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     where = f"{service}:{error.operation_name}"
     if code in THROTTLING_CODES:
-        return f"AWS kept throttling {where} ({code}) after {ATTEMPTS} attempts; try again in a minute"
-    if gave_up(error):
+        line = f"AWS kept throttling {where} ({code}) after {ATTEMPTS} attempts; try again in a minute"
+        return AwsError(line, code, said=said)
+    if _gave_up(error):
         named = f" {code}" if code and not code.isdigit() else ""
-        return (f"AWS {where} answered HTTP {status or code}{named} after {ATTEMPTS} attempts (the service is "
-                "unavailable or throttling); try again in a minute")
-    return f"{where} failed: {code}: {detail.get('Message') or error}"
+        return AwsError(f"AWS {where} answered HTTP {status or code}{named} after {ATTEMPTS} attempts (the service is "
+                        "unavailable or throttling); try again in a minute", code, said=said)
+    reply = f"{code or 'error'}: {said}"
+    permission = None
+    if code in DENIED_CODES:
+        named = NOT_AUTHORIZED.search(said)
+        permission = named.group(1) if named else where
+    return AwsError(f"{where} failed: {reply}", code, reply, permission, said)
 
 
 def utc_iso(value: datetime | None) -> str | None:

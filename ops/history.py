@@ -23,7 +23,6 @@ MAX_NOTES = 10
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "history",
-        help="list the stack's updates, newest first",
         description="Every entry of `pulumi stack history` (all pages), newest first: version, kind, result, "
         "start, duration, git commit, message, resource changes and which config keys changed.",
     )
@@ -37,15 +36,15 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     cwd = existing_directory(args.cwd, "--cwd")
     history = read_history(args.stack, cwd=cwd, show_secrets=True)
-    print_notes(history)
-    rows = describe(history.entries)
-    shown = rows[: args.limit] if args.limit else rows
+    rows = describe(history.entries, args.limit)
+    print_notes(history)  # after `describe`, which read the fields it shows: their problems are known now
     if args.json:
-        print(json.dumps(shown, indent=2))
-    elif not shown:
+        print(json.dumps(rows, indent=2))
+    elif not rows:
         print(f"stack {args.stack} has no history yet")
     else:
-        print("\n\n".join(render(row, oldest=row is rows[-1]) for row in shown))
+        oldest = len(history.entries) - 1
+        print("\n\n".join(render(row, oldest=index == oldest) for index, row in enumerate(rows)))
     return 0
 
 
@@ -57,10 +56,12 @@ def print_notes(history: History, limit: int = MAX_NOTES) -> None:
         print(f"note: and {len(notes) - limit} more entries that could not be read in full", file=sys.stderr)
 
 
-def describe(entries: list[Entry]) -> list[dict]:
-    """One plain dict per entry (newest first), with the config keys changed from the entry before it."""
+def describe(entries: list[Entry], limit: int | None = None) -> list[dict]:
+    """One plain dict per entry (newest first; the newest `limit` only), with the config keys changed from the entry
+    before it. Reads the config of the entries shown and of the one before the oldest shown, and no other."""
+    shown = entries[:limit] if limit else entries
     rows = []
-    for index, entry in enumerate(entries):
+    for index, entry in enumerate(shown):
         previous = entries[index + 1] if index + 1 < len(entries) else None
         changes = changed_keys(previous.config, entry.config) if previous else None
         rows.append(
@@ -76,7 +77,7 @@ def describe(entries: list[Entry]) -> list[dict]:
                 "resourceChanges": entry.resource_changes,
                 "configChanges": changes,
                 "configRecorded": entry.config is not None,
-                "notes": list(entry.problems),
+                "notes": list(entry.problems),  # last: every field of the entry has been read by now
             }
         )
     return rows

@@ -13,7 +13,6 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -39,12 +38,15 @@ class Interrupted(KeyboardInterrupt):
         return f"interrupted ({self.name}){during}" + (f": {self.detail}" if self.detail else "")
 
 
-@dataclass
 class _Frame:
-    raising: bool
-    on_signal: Callable[[int], None] | None = None
-    absorb: bool = False
-    received: list[int] = field(default_factory=list)
+    """How signals are handled inside one `raising()` or `deferred()` block, and what it received. (A plain class:
+    this module loads with every command, `--help` included, and importing dataclasses would add a fifth to it.)"""
+
+    __slots__ = ("absorb", "on_signal", "raising", "received")
+
+    def __init__(self, raising: bool, on_signal: Callable[[int], None] | None = None, absorb: bool = False):
+        self.raising, self.on_signal, self.absorb = raising, on_signal, absorb
+        self.received: list[int] = []
 
 
 _frames: list[_Frame] = []

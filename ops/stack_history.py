@@ -1,5 +1,5 @@
-"""Stack history: `pulumi stack history --json` read page by page, parsed into typed entries, and the rollback
-target chosen from them.
+"""Stack history: `pulumi stack history --json` read page by page, parsed into entries, and the rollback target
+chosen from them.
 
 The JSON shape is the CLI's `updateInfoJSON` (pkg/cmd/pulumi/stack/stack_history.go in github.com/pulumi/pulumi):
 version (int), kind, startTime, message (strings), environment (map of strings: git.head, git.dirty, ...), config
@@ -7,9 +7,12 @@ version (int), kind, startTime, message (strings), environment (map of strings: 
 finished, endTime and resourceChanges (map of ints). Secret config values are present only when the CLI ran with
 `--show-secrets`.
 
-Nothing else is guessed at: an entry without a valid version is skipped with a note, a field that cannot be read is
-left unknown with a note (`Entry.problems`), and a missing or malformed `config` is None ("not recorded"), never
-"no keys" (restoring no keys would remove every key)."""
+Parsing reads, for every entry, only what choosing a target needs: version, kind and result. The rest of an entry is
+read the first time it is asked for: its times, message, environment and resource changes together, its config on
+its own (a rollback reads one entry's config, `ops history` those it shows). Nothing is guessed at: an entry without
+a valid version is skipped with a note, a field that cannot be read is left unknown with a note (`Entry.problems`,
+which lists what was found in the fields read so far), and a missing or malformed `config` is None ("not
+recorded"), never "no keys" (restoring no keys would remove every key)."""
 
 from __future__ import annotations
 
@@ -30,16 +33,17 @@ SUCCEEDED = "succeeded"
 IN_PROGRESS = "in-progress"
 UPDATE = "update"
 COMMIT = re.compile(r"[0-9a-fA-F]{4,64}")
+_UNREAD: Any = object()  # a lazily read part that has not been read yet
 
 
 class Malformed(ValueError):
     """A part of the CLI's JSON that does not have its documented shape; the message says which and how."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ConfigValue:
-    """One config value. `value` is None for a secret read without `--show-secrets`; objects keep their JSON
-    text in `value` and the parsed form in `object_value`, as the CLI prints them."""
+    """One config value (read-only by convention). `value` is None for a secret read without `--show-secrets`;
+    objects keep their JSON text in `value` and the parsed form in `object_value`, as the CLI prints them."""
 
     value: str | None
     secret: bool
@@ -60,21 +64,28 @@ def parse_config(raw: dict | None) -> dict[str, ConfigValue]:
         return {}
     if not isinstance(raw, dict):
         raise Malformed(f"config is {_kind_of(raw)}, not an object")
-    return {str(key): _config_value(str(key), item) for key, item in raw.items()}
+    parsed = {}
+    for key, item in raw.items():
+        # The common shape checked inline: this runs for every key of every entry `ops history` shows.
+        if type(item) is dict and type(secret := item.get("secret")) is bool:
+            value = item.get("value")
+            if type(value) is str or (value is None and secret):
+                parsed[str(key)] = ConfigValue(value, secret, item.get("objectValue"))
+                continue
+        raise Malformed(_config_problem(str(key), item))
+    return parsed
 
 
-def _config_value(key: str, item: Any) -> ConfigValue:
+def _config_problem(key: str, item: Any) -> str:
     where = f"config key {printable(key)}"
     if not isinstance(item, dict):
-        raise Malformed(f"{where} is {_kind_of(item)}, not an object")
+        return f"{where} is {_kind_of(item)}, not an object"
     secret, value = item.get("secret"), item.get("value")
     if not isinstance(secret, bool):
-        raise Malformed(f"{where} has `secret` {_kind_of(secret)}, not true or false")
-    if value is not None and not isinstance(value, str):
-        raise Malformed(f"{where} has a value that is {_kind_of(value)}, not a string")
-    if value is None and not secret:
-        raise Malformed(f"{where} has no value")
-    return ConfigValue(value, secret, item.get("objectValue"))
+        return f"{where} has `secret` {_kind_of(secret)}, not true or false"
+    if value is not None:
+        return f"{where} has a value that is {_kind_of(value)}, not a string"
+    return f"{where} has no value"
 
 
 def _kind_of(value: Any) -> str:
@@ -83,22 +94,85 @@ def _kind_of(value: Any) -> str:
 
 
 @dataclass(frozen=True)
-class Entry:
-    """One update of the stack's history (an `up`, `preview`, `refresh`, `destroy`, ...). `config` is None when the
-    entry recorded none that can be read; `problems` lists what could not be read, for a note."""
+class _Details:
+    """The part of an entry that choosing does not need, read together on first use."""
 
-    version: int
-    kind: str
-    result: str
     start_time: datetime | None
     end_time: datetime | None
     message: str
-    environment: dict[str, str] = field(default_factory=dict)
-    config: dict[str, ConfigValue] | None = field(default_factory=dict)
-    resource_changes: dict[str, int] | None = None
-    problems: tuple[str, ...] = ()
-    environment_readable: bool = True
-    outcome_readable: bool = True  # kind and result
+    environment: dict[str, str]
+    environment_readable: bool
+    resource_changes: dict[str, int] | None
+
+
+class Entry:
+    """One update of the stack's history (an `up`, `preview`, `refresh`, `destroy`, ...), read from the raw JSON
+    object. `version`, `kind` and `result` are read at once (`outcome_readable` says whether kind and result could
+    be); the other attributes when first asked for. `config` is None when the entry recorded none that can be read;
+    `problems` lists what could not be read in the fields read so far, for a note."""
+
+    __slots__ = ("_config", "_details", "_problems", "_raw", "kind", "outcome_readable", "result", "version")
+
+    def __init__(self, raw: dict, version: int):
+        self._raw, self.version = raw, version
+        self._problems: list[str] = []
+        self.kind = _text(raw, "kind", self._problems)
+        self.result = _text(raw, "result", self._problems)
+        self.outcome_readable = not self._problems
+        self._details: _Details | None = None
+        self._config: dict[str, ConfigValue] | None = _UNREAD
+
+    def __repr__(self) -> str:
+        return f"Entry(version={self.version}, kind={self.kind!r}, result={self.result!r})"
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        return tuple(self._problems)
+
+    @property
+    def is_good_update(self) -> bool:
+        return self.kind == UPDATE and self.result == SUCCEEDED
+
+    @property
+    def config(self) -> dict[str, ConfigValue] | None:
+        if self._config is _UNREAD:
+            self._config = _entry_config(self._raw, self._problems)
+        return self._config
+
+    def read(self) -> Entry:
+        """Reads every field now, so that `problems` is complete (a rollback reads its target so)."""
+        _ = self._read_details(), self.config
+        return self
+
+    def _read_details(self) -> _Details:
+        if self._details is None:
+            self._details = _details(self._raw, self._problems)
+        return self._details
+
+    @property
+    def start_time(self) -> datetime | None:
+        return self._read_details().start_time
+
+    @property
+    def end_time(self) -> datetime | None:
+        return self._read_details().end_time
+
+    @property
+    def message(self) -> str:
+        return self._read_details().message
+
+    @property
+    def environment(self) -> dict[str, str]:
+        return self._read_details().environment
+
+    @property
+    def environment_readable(self) -> bool:
+        """Whether what a rollback needs from the environment (git.head, git.dirty) could be read."""
+        return self._read_details().environment_readable
+
+    @property
+    def resource_changes(self) -> dict[str, int] | None:
+        return self._read_details().resource_changes
 
     @property
     def git_commit(self) -> str | None:
@@ -115,10 +189,6 @@ class Entry:
             return self.end_time - self.start_time
         return None
 
-    @property
-    def is_good_update(self) -> bool:
-        return self.kind == UPDATE and self.result == SUCCEEDED
-
 
 @dataclass(frozen=True)
 class History:
@@ -128,45 +198,16 @@ class History:
     skipped: list[str] = field(default_factory=list)
 
     def notes(self) -> list[str]:
+        """What could not be read: the skipped entries, and the problems found in the fields read so far."""
         notes = [f"skipped a stack history entry: {reason}" for reason in self.skipped]
         notes += [f"version {entry.version}: {'; '.join(entry.problems)}" for entry in self.entries if entry.problems]
         return notes
 
 
 def valid_version(value: Any) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_INT:
+    if type(value) is int and 1 <= value <= MAX_INT:  # not a bool, which is an int to isinstance
         return value
     return None
-
-
-def parse_entry(raw: dict) -> Entry:
-    """One updateInfoJSON; raises Malformed only when it has no valid version (nothing else identifies it)."""
-    version = valid_version(raw.get("version"))
-    if version is None:
-        shown = printable(repr(raw.get("version")))[:40] if "version" in raw else "missing"
-        raise Malformed(f"its version ({shown}) is not a whole number from 1 to {MAX_INT}")
-    problems: list[str] = []
-    kind, result = _text(raw, "kind", problems), _text(raw, "result", problems)
-    outcome_readable = not problems
-    start, end = _time(raw, "startTime", problems), _time(raw, "endTime", problems)
-    if start and end and end < start:
-        problems.append("its end time is before its start time")
-        end = None
-    environment, environment_readable = _environment(raw.get("environment"), problems)
-    return Entry(
-        version=version,
-        kind=kind,
-        result=result,
-        start_time=start,
-        end_time=end,
-        message=_text(raw, "message", problems),
-        environment=environment,
-        config=_entry_config(raw, problems),
-        resource_changes=_resource_changes(raw.get("resourceChanges"), problems),
-        problems=tuple(problems),
-        environment_readable=environment_readable,
-        outcome_readable=outcome_readable,
-    )
 
 
 def _text(raw: dict, key: str, problems: list[str]) -> str:
@@ -175,6 +216,17 @@ def _text(raw: dict, key: str, problems: list[str]) -> str:
         return value or ""
     problems.append(f"`{key}` is {_kind_of(value)}, not a string")
     return ""
+
+
+def _details(raw: dict, problems: list[str]) -> _Details:
+    start, end = _time(raw, "startTime", problems), _time(raw, "endTime", problems)
+    if start and end and end < start:
+        problems.append("its end time is before its start time")
+        end = None
+    message = _text(raw, "message", problems)
+    environment, environment_readable = _environment(raw.get("environment"), problems)
+    changes = _resource_changes(raw.get("resourceChanges"), problems)
+    return _Details(start, end, message, environment, environment_readable, changes)
 
 
 def _time(raw: dict, key: str, problems: list[str]) -> datetime | None:
@@ -242,28 +294,23 @@ def _resource_changes(raw: Any, problems: list[str]) -> dict[str, int] | None:
     return {str(operation): count for operation, count in raw.items()}
 
 
-def parse_history_checked(raw_entries: Iterable[Any]) -> History:
-    """Typed entries, newest first, one per version (pages may overlap when the stack changes while reading), and a
-    note for each raw entry skipped."""
+def parse_history(raw_entries: Iterable[Any]) -> History:
+    """Entries, newest first, one per version (pages may overlap when the stack changes while reading), and a note
+    for each raw entry skipped. Only version, kind and result are read here (see the module's docstring)."""
     by_version: dict[int, Entry] = {}
     skipped: list[str] = []
     for position, raw in enumerate(raw_entries, start=1):
         if not isinstance(raw, dict):
             skipped.append(f"entry {position} is {_kind_of(raw)}, not an object")
             continue
-        try:
-            entry = parse_entry(raw)
-        except Malformed as error:
-            skipped.append(f"entry {position}: {error}")
+        version = valid_version(raw.get("version"))
+        if version is None:
+            shown = printable(repr(raw.get("version")))[:40] if "version" in raw else "missing"
+            skipped.append(f"entry {position}: its version ({shown}) is not a whole number from 1 to {MAX_INT}")
             continue
-        by_version[entry.version] = entry
-    entries = sorted(by_version.values(), key=lambda entry: entry.version, reverse=True)
+        by_version[version] = Entry(raw, version)
+    entries = [by_version[version] for version in sorted(by_version, reverse=True)]
     return History(entries, list(dict.fromkeys(skipped)))
-
-
-def parse_history(raw_entries: Iterable[Any]) -> list[Entry]:
-    """The entries of parse_history_checked (newest first), without the notes."""
-    return parse_history_checked(raw_entries).entries
 
 
 def read_history(
@@ -287,7 +334,7 @@ def read_history(
         seen |= versions
         if len(batch) < page_size or not new:
             break
-    return parse_history_checked(raw_entries)
+    return parse_history(raw_entries)
 
 
 def update_in_progress(entries: Sequence[Entry]) -> Entry | None:
@@ -340,7 +387,7 @@ def changed_keys(
     secret whose value was not shown is compared by presence only; values never leave this function."""
     if before is None or after is None:
         return None
-    added = sorted(set(after) - set(before))
-    removed = sorted(set(before) - set(after))
-    changed = sorted(key for key in set(before) & set(after) if before[key] != after[key])
+    added = sorted(after.keys() - before.keys())
+    removed = sorted(before.keys() - after.keys())
+    changed = sorted(key for key in before.keys() & after.keys() if before[key] != after[key])
     return {"added": added, "removed": removed, "changed": changed}

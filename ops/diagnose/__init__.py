@@ -19,7 +19,6 @@ from ops.errors import OpsError
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "diagnose",
-        help="explain why the latest deployment is failing, and what to do next",
         description="Read the pipeline's latest execution and explain it: the failing stage and action, the cause "
         "class, the evidence (build phase and log tail, lifecycle events, alarms), what changed since the last "
         "success, and the next step. Exit 0: healthy, in progress or never run; 1: failure diagnosed; 2: could "
@@ -38,7 +37,6 @@ def register(subparsers) -> None:
     output.add_argument("--json", action="store_true", help="print JSON in the documented schema")
     output.add_argument("--markdown", action="store_true", help="print markdown for an incident or pull request")
     parser.set_defaults(handler=run)
-
 
 
 def run(args: argparse.Namespace, aws: Aws | None = None) -> int:

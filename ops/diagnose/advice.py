@@ -136,6 +136,10 @@ RUNS_AGAIN = {"codedeploy": "the last good revision runs again",
               "pipeline": "the stage runs the last good execution's revision again"}
 
 
+def title(cause_name: str) -> str:
+    return CAUSES[cause_name][0]
+
+
 def next_step(cause: Cause, rollback: Rollback, *, stack: str | None, pipeline: str, deployment: str | None) -> str:
     """What the rollback did (or that nothing did), then the fix of the cause."""
     command = f"python -m ops rollback app -s {stack or 'STACK'}"

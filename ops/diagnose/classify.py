@@ -1,5 +1,7 @@
-"""Judging what collect.py read: the status, a one-line verdict, the cause class, the evidence and the next step.
-Pure functions over botocore-shaped data, so each rule can be read (and tested) on its own."""
+"""Judging what collect.py read: the status, a one-line verdict, the cause class, which alarms fired, what the
+rollback did, and so the next step. Pure functions over botocore-shaped data, so each rule can be read (and tested)
+on its own. How what was read is shown (the document's views, the evidence items) is views.py; the wording of the
+cause classes and of the next step is advice.py."""
 
 from __future__ import annotations
 
@@ -9,11 +11,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ops.aws import utc_iso
-from ops.diagnose.advice import CAUSES, next_step
-from ops.diagnose.collect import NOT_AUTHORIZED, Findings, Handles, external_id, provider_of
+from ops.aws import NOT_AUTHORIZED
+from ops.diagnose import views
+from ops.diagnose.advice import next_step, title
+from ops.diagnose.collect import FAILED_PHASE, Findings, Handles, external_id, provider_of
+from ops.diagnose.views import evidence, short, when
 
-FAILED_PHASE = {"FAILED", "FAULT", "TIMED_OUT", "STOPPED"}
 FAILED_COMMAND = re.compile(r"Error while executing command: (.+?)\. Reason: exit status (\d+)", re.S)
 TAG_EXISTS = re.compile(
     r"tag invalid|already exists.*immutable|cannot be overwritten because the repository is immutable"
@@ -45,10 +48,6 @@ class Cause:
     name: str
     detail: str | None = None
     raw_error: str | None = None
-
-    @property
-    def title(self) -> str:
-        return CAUSES[self.name][0]
 
 
 @dataclass(frozen=True)
@@ -83,10 +82,6 @@ class Diagnosis:
         return 1 if self.status == "failing" else 0
 
 
-def evidence(kind: str, summary: str, **detail) -> dict:
-    return {"kind": kind, "summary": summary, "detail": {k: v for k, v in detail.items() if v not in (None, "")}}
-
-
 def diagnose(findings: Findings, handles: Handles) -> Diagnosis:
     latest = findings.latest
     result = Diagnosis(pipeline=handles.pipeline, status="unknown", verdict="", gaps=list(findings.gaps))
@@ -94,14 +89,14 @@ def diagnose(findings: Findings, handles: Handles) -> Diagnosis:
         result.status, result.verdict = "never_run", f"Pipeline {handles.pipeline} has never run"
         result.next_step = f"Release a change: aws codepipeline start-pipeline-execution --name {handles.pipeline}"
         return result
-    result.execution = _execution(latest)
-    result.last_success = _execution(findings.last_success) if findings.last_success else None
-    result.changes = _changes(findings)
-    result.alarms = [_alarm_view(a, findings.window) for a in findings.alarms]
+    result.execution = views.execution(latest)
+    result.last_success = views.execution(findings.last_success) if findings.last_success else None
+    result.changes = views.changes(findings)
+    result.alarms = [_alarm(a, findings.window) for a in findings.alarms]
     status = latest["status"]
     if status == "Succeeded":
         result.status = "healthy"
-        result.verdict = f"Latest execution succeeded ({_revision_line(result.execution)})"
+        result.verdict = f"Latest execution succeeded ({views.revision_line(result.execution)})"
         result.next_step = "Nothing to do"
     elif status in ("InProgress", "Stopping"):
         _judge_running(findings, result)
@@ -155,7 +150,7 @@ def _judge_running(findings: Findings, result: Diagnosis) -> None:
         result.cause = Cause("approval_pending", detail=action.get("actionName"))
         result.verdict = f"{action['stageName']} waiting: approval {action['actionName']} is pending"
         result.evidence.append(
-            evidence("approval", f"waiting for approval since {_when(action.get('startTime'))}",
+            evidence("approval", f"waiting for approval since {when(action.get('startTime'))}",
                      custom_data=action.get("input", {}).get("configuration", {}).get("CustomData"))
         )
         return
@@ -165,7 +160,8 @@ def _judge_running(findings: Findings, result: Diagnosis) -> None:
 
 def _judge_failure(findings: Findings, result: Diagnosis) -> None:
     latest = findings.latest
-    result.evidence.append(evidence("execution", _execution_line(latest), status_summary=latest.get("statusSummary"),
+    result.evidence.append(evidence("execution", views.execution_line(latest),
+                                    status_summary=latest.get("statusSummary"),
                                     stop_reason=latest.get("stopTrigger", {}).get("reason")))
     action = findings.failed_action
     if findings.rollback:
@@ -184,7 +180,7 @@ def _judge_failure(findings: Findings, result: Diagnosis) -> None:
     stage = action.get("stageName", "")
     if provider == "CodeBuild" and findings.build:
         result.cause, tail = classify_build(findings.build, findings.log_lines)
-        _build_evidence(findings, result)
+        result.evidence += views.build_evidence(findings.build, findings.log_lines)
         result.verdict = f"{stage} failed: {tail}"
     elif provider == "CodeDeploy" and findings.deployment:
         result.cause, tail = classify_deployment(findings, result)
@@ -207,7 +203,7 @@ def _judge_failure(findings: Findings, result: Diagnosis) -> None:
         result.verdict = f"{stage} failed: {tail}"
     else:
         result.cause = _from_error_details(error)
-        result.verdict = f"{stage} failed: {action['actionName']} ({provider}): {_short(error.get('message'))}"
+        result.verdict = f"{stage} failed: {action['actionName']} ({provider}): {short(error.get('message'))}"
 
 
 def _from_error_details(error: dict) -> Cause:
@@ -246,7 +242,7 @@ def classify_build(build: dict, log_lines: list[str]) -> tuple[Cause, str]:
     by_log = _build_cause_by_log(text)
     name = by_command or by_log
     if name:
-        return Cause(name), f"{CAUSES[name][0]} ({where})"
+        return Cause(name), f"{title(name)} ({where})"
     raw = contexts or f"build {build.get('buildStatus', 'FAILED')} in {phase_name}"
     return Cause("unknown", raw_error=raw), f"build failed ({where})"
 
@@ -272,22 +268,6 @@ def _build_cause_by_log(text: str) -> str | None:
     return None
 
 
-def _build_evidence(findings: Findings, result: Diagnosis) -> None:
-    build = findings.build
-    for phase in build.get("phases", []):
-        if phase.get("phaseStatus") in FAILED_PHASE:
-            for context in phase.get("contexts", []):
-                result.evidence.append(evidence(
-                    "build_phase", f"{phase['phaseType']} {phase['phaseStatus']}: {context.get('statusCode', '')} "
-                    f"{context.get('message', '')}".strip(), build_id=build.get("id"), phase=phase["phaseType"]))
-    if findings.log_lines:
-        logs = build.get("logs", {})
-        result.evidence.append(evidence(
-            "log_tail", f"last {len(findings.log_lines)} log lines of build {build.get('id')}",
-            lines=findings.log_lines, group=logs.get("groupName"), stream=logs.get("streamName"),
-            link=logs.get("deepLink")))
-
-
 def classify_deployment(findings: Findings, result: Diagnosis) -> tuple[Cause, str]:
     """The deployment's error code, its failed instances and the alarms decide; each rule below says only what
     its evidence shows (an instance failure that could not be read is not taken for a fleet problem)."""
@@ -296,8 +276,10 @@ def classify_deployment(findings: Findings, result: Diagnosis) -> tuple[Cause, s
     code, message = error.get("code", ""), error.get("message", "")
     overview = deployment.get("deploymentOverview", {})
     total = sum(overview.get(k, 0) for k in ("Pending", "InProgress", "Succeeded", "Failed", "Skipped", "Ready"))
-    _deployment_evidence(findings, result, code, message)
-    failures, hints = _lifecycle_failures(findings.failed_targets, result)
+    result.evidence += views.deployment_evidence(deployment, findings.rollback_deployment)
+    failures, examples = _lifecycle_failures(findings.failed_targets)
+    hints = {key: _hint(diagnostics) for key, (_, diagnostics) in examples.items()}
+    result.evidence += views.lifecycle_evidence(failures, examples, hints)
     fired = _fired_alarms(result, "fired in the deployment window")
     failed = overview.get("Failed") or len(findings.failed_targets)
     return (_by_alarm(code, message, fired, failures, findings.targets_unread)
@@ -306,26 +288,11 @@ def classify_deployment(findings: Findings, result: Diagnosis) -> tuple[Cause, s
             or _by_outcome(code, message, overview.get("Failed", 0), total))
 
 
-def _deployment_evidence(findings: Findings, result: Diagnosis, code: str, message: str) -> None:
-    deployment = findings.deployment
-    result.evidence.append(evidence(
-        "deployment", f"deployment {deployment.get('deploymentId')} {deployment.get('status')}: {code}: {message}",
-        deployment_id=deployment.get("deploymentId"), error_code=code,
-        overview=deployment.get("deploymentOverview") or None, rollback=deployment.get("rollbackInfo")))
-    rollback = deployment.get("rollbackInfo", {})
-    if rollback.get("rollbackDeploymentId") or rollback.get("rollbackMessage"):
-        status = (findings.rollback_deployment or {}).get("status")
-        result.evidence.append(evidence(
-            "rollback", f"CodeDeploy rollback {rollback.get('rollbackDeploymentId', '')}"
-            f"{f' {status}' if status else ''}: {rollback.get('rollbackMessage', '')}".strip().rstrip(":"),
-            deployment_id=rollback.get("rollbackDeploymentId"), status=status, owner="codedeploy"))
-
-
-def _fired_alarms(result: Diagnosis, when: str) -> list[dict]:
+def _fired_alarms(result: Diagnosis, fired_when: str) -> list[dict]:
     fired = [a for a in result.alarms if a["fired_in_window"]]
     for alarm in fired:
-        result.evidence.append(evidence("alarm", f"{alarm['name']} {when}: {alarm['reason']}", name=alarm["name"],
-                                        state=alarm["state"]))
+        result.evidence.append(evidence("alarm", f"{alarm['name']} {fired_when}: {alarm['reason']}",
+                                        name=alarm["name"], state=alarm["state"]))
     return fired
 
 
@@ -349,11 +316,11 @@ def _by_error_code(code: str, message: str):
             detail = denied.group(1)
         return Cause("missing_permissions", detail=detail), f"missing permissions: {detail}"
     if code == "REVISION_MISSING":
-        return Cause("revision_missing"), f"revision missing: {_short(message)}"
+        return Cause("revision_missing"), f"revision missing: {short(message)}"
     if code == "AGENT_ISSUE":
         return Cause("agent_not_running"), "the CodeDeploy agent is not running on the instances"
     if code in ("NO_INSTANCES", "HEALTH_CONSTRAINTS_INVALID"):
-        return Cause("too_few_healthy_hosts", detail=code), f"too few healthy hosts: {_short(message)}"
+        return Cause("too_few_healthy_hosts", detail=code), f"too few healthy hosts: {short(message)}"
     return None
 
 
@@ -373,15 +340,15 @@ def _by_instances(failures: Counter, hints: dict, counts: tuple[int, int], unrea
 
 def _by_outcome(code: str, message: str, failed: int, total: int) -> tuple[Cause, str]:
     if code == "TIMEOUT":
-        return Cause("deploy_timed_out"), f"deployment timed out: {_short(message)}"
+        return Cause("deploy_timed_out"), f"deployment timed out: {short(message)}"
     if code == "HEALTH_CONSTRAINTS":
         return Cause("too_few_healthy_hosts"), f"too few healthy hosts ({failed} of {total} instances failed)"
     return Cause("unknown", raw_error=f"{code}: {message}"), f"deployment failed: {code or 'no error code'}"
 
 
-def _lifecycle_failures(targets: list[dict], result: Diagnosis) -> tuple[Counter, dict]:
-    """(hook, error code) -> instances, the telling log line of each, and one evidence item per distinct failure
-    (the first instance that shows it, with its script and log tail)."""
+def _lifecycle_failures(targets: list[dict]) -> tuple[Counter, dict]:
+    """(hook, error code) -> how many instances failed so, and the first instance that shows each, with its
+    diagnostics; ("", "NotRun") counts instances whose lifecycle events never ran."""
     failures: Counter = Counter()
     examples: dict = {}
     for target in targets:
@@ -395,24 +362,12 @@ def _lifecycle_failures(targets: list[dict], result: Diagnosis) -> tuple[Counter
         key = (failed.get("lifecycleEventName", ""), diagnostics.get("errorCode", "UnknownError"))
         failures[key] += 1
         examples.setdefault(key, (target.get("targetId"), diagnostics))
-    hints = {key: _hint(diagnostics) for key, (_, diagnostics) in examples.items()}
-    for key, (instance, diagnostics) in examples.items():
-        others = failures[key] - 1
-        more = f" (and {others} more instance{'s' if others > 1 else ''})" if others else ""
-        result.evidence.append(evidence(
-            "lifecycle_event", f"{instance}{more}: {key[0]} {key[1]}: {diagnostics.get('message', '')}",
-            instance=instance, instances=failures[key], hook=key[0], error_code=key[1],
-            script=diagnostics.get("scriptName"), log_tail=diagnostics.get("logTail"), hint=hints[key]))
-    if failures.get(("", "NotRun")):
-        result.evidence.append(evidence(
-            "lifecycle_event", f"{failures[('', 'NotRun')]} instance(s) failed without running any lifecycle event "
-            "(the CodeDeploy agent did not pick the deployment up)"))
-    return failures, hints
+    return failures, examples
 
 
 def _cause_from_lifecycle(failures: Counter, hints: dict, failed: int, total: int) -> tuple[Cause, str]:
     (hook, code), count = failures.most_common(1)[0]
-    hint = f"; {_short(hints[(hook, code)], 100)}" if hints.get((hook, code)) else ""
+    hint = f"; {short(hints[(hook, code)], 100)}" if hints.get((hook, code)) else ""
     count = max(count, min(failed, total)) if len(failures) == 1 else count
     of = f"{count} of {total} instances" if total else f"{count} instance(s)"
     if code == "NotRun" or (code == "UnknownError" and not hook):
@@ -450,7 +405,7 @@ def classify_source(connection: dict | None, error: dict) -> tuple[Cause, str]:
     cause = _from_error_details(error)
     if cause.name == "missing_permissions":
         return cause, f"missing permission {cause.detail}"
-    return cause, f"source action failed: {_short(error.get('message'))}"
+    return cause, f"source action failed: {short(error.get('message'))}"
 
 
 def _judge_stage_condition(findings: Findings, result: Diagnosis) -> None:
@@ -458,7 +413,7 @@ def _judge_stage_condition(findings: Findings, result: Diagnosis) -> None:
     if not stage:
         summary = findings.latest.get("statusSummary") or findings.latest.get("stopTrigger", {}).get("reason")
         result.cause = Cause("unknown", raw_error=summary or f"execution {findings.latest['status']}")
-        result.verdict = f"Execution {findings.latest['status'].lower()}: {_short(summary) or 'no failed action found'}"
+        result.verdict = f"Execution {findings.latest['status'].lower()}: {short(summary) or 'no failed action found'}"
         return
     result.stage = stage["stageName"]
     failed_rules = []
@@ -480,89 +435,21 @@ def _judge_stage_condition(findings: Findings, result: Diagnosis) -> None:
         return
     summary = "; ".join(r.get("latestExecution", {}).get("summary", "") for r in failed_rules) or None
     result.cause = Cause("unknown", raw_error=summary or "stage failed with no failed action")
-    result.verdict = f"{result.stage} failed: stage condition failed" + (f" ({_short(summary)})" if summary else "")
+    result.verdict = f"{result.stage} failed: stage condition failed" + (f" ({short(summary)})" if summary else "")
 
 
 def _locate(action: dict, result: Diagnosis) -> None:
-    category, provider = provider_of(action)
-    result_detail = action.get("output", {}).get("executionResult", {})
-    error = result_detail.get("errorDetails", {})
     result.stage = action.get("stageName")
-    result.action = {
-        "name": action.get("actionName"),
-        "category": category,
-        "provider": provider,
-        "status": action.get("status"),
-        "external_execution_id": external_id(action),
-        "external_execution_url": result_detail.get("externalExecutionUrl"),
-        "error_code": error.get("code"),
-        "error_message": error.get("message"),
-    }
+    result.action = views.action(action)
 
 
-def _execution(summary: dict) -> dict:
-    revisions = summary.get("sourceRevisions", [])
-    return {
-        "id": summary["pipelineExecutionId"],
-        "status": summary["status"],
-        "trigger": summary.get("trigger", {}).get("triggerType"),
-        "trigger_detail": summary.get("trigger", {}).get("triggerDetail"),
-        "started_at": _when(summary.get("startTime")),
-        "updated_at": _when(summary.get("lastUpdateTime")),
-        "source_revisions": [
-            {"action": r.get("actionName"), "revision_id": r.get("revisionId"),
-             "message": commit_message(r.get("revisionSummary")), "url": r.get("revisionUrl")}
-            for r in revisions
-        ],
-    }
-
-
-def commit_message(summary: str | None) -> str | None:
-    """Connection sources put JSON ({"ProviderType": ..., "CommitMessage": ...}) in revisionSummary."""
-    if not summary:
-        return None
-    try:
-        parsed = json.loads(summary)
-    except ValueError:
-        return summary
-    return parsed.get("CommitMessage", summary) if isinstance(parsed, dict) else summary
-
-
-def _changes(findings: Findings) -> dict | None:
-    if not findings.latest:
-        return None
-    now = _execution(findings.latest)
-    good = _execution(findings.last_success) if findings.last_success else None
-    now_rev = now["source_revisions"][0] if now["source_revisions"] else {}
-    good_rev = (good or {}).get("source_revisions", [{}])[0] if good and good["source_revisions"] else {}
-    return {
-        "revision": now_rev.get("revision_id"),
-        "message": now_rev.get("message"),
-        "last_good_execution": good["id"] if good else None,
-        "last_good_revision": good_rev.get("revision_id"),
-        "last_good_message": good_rev.get("message"),
-        "same_revision": bool(now_rev) and now_rev.get("revision_id") == good_rev.get("revision_id"),
-        "image_digest": findings.image_digest,
-        "last_good_image_digest": findings.last_success_image_digest,
-    }
-
-
-def _alarm_view(alarm: dict, window: tuple[datetime, datetime] | None) -> dict:
-    transitions = [{"at": _when(t["at"]), "summary": t["summary"], "to_alarm": _to_alarm(t)}
-                   for t in alarm.get("transitions", [])]
-    in_window = any(t["to_alarm"] for t in transitions)
-    # An alarm already in ALARM when the window opened, and still there, did not transition but did fire.
+def _alarm(alarm: dict, window: tuple[datetime, datetime] | None) -> dict:
+    """An alarm fired in the window if it went to ALARM inside it, or if it is in ALARM since before the window
+    closed (already in ALARM when the window opened, it did not transition, but it did fire)."""
+    to_alarm = [_to_alarm(t) for t in alarm.get("transitions", [])]
     held = bool(window) and alarm["state"] == "ALARM" and alarm["updated_at"] is not None and \
         alarm["updated_at"] <= window[1]
-    return {
-        "name": alarm["name"],
-        "type": alarm["type"],
-        "state": alarm["state"],
-        "reason": alarm["reason"],
-        "updated_at": _when(alarm["updated_at"]),
-        "fired_in_window": bool(window) and (in_window or held),
-        "transitions": transitions,
-    }
+    return views.alarm(alarm, to_alarm, fired=bool(window) and (any(to_alarm) or held))
 
 
 def _to_alarm(transition: dict) -> bool:
@@ -572,29 +459,5 @@ def _to_alarm(transition: dict) -> bool:
         return transition.get("summary", "").rstrip().endswith("to ALARM")
 
 
-def _execution_line(summary: dict) -> str:
-    trigger = summary.get("trigger", {}).get("triggerType", "unknown trigger")
-    return f"execution {summary['pipelineExecutionId']} {summary['status']} (trigger {trigger}, " \
-           f"started {_when(summary.get('startTime'))})"
-
-
-def _revision_line(execution: dict) -> str:
-    revisions = execution.get("source_revisions") or []
-    if not revisions or not revisions[0].get("revision_id"):
-        return f"execution {execution['id']}"
-    first = revisions[0]
-    message = f" \"{_short(first['message'], 60)}\"" if first.get("message") else ""
-    return f"commit {first['revision_id'][:12]}{message}"
-
-
 def _matching_line(lines: list[str], pattern: re.Pattern) -> str | None:
     return next((line.strip() for line in reversed(lines) if pattern.search(line)), None)
-
-
-def _short(text: str | None, limit: int = 160) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _when(value: datetime | None) -> str | None:
-    return utc_iso(value)  # botocore gives the machine's own zone and fractions of a second

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ops.aws import THROTTLING_CODES, client, default_session, explain
+from ops.aws import AwsError, client, default_session, explain
 from ops.errors import OpsError
 
 NEWEST_EXECUTIONS = 10  # enough to skip the automatic rollback executions that follow a failed one
@@ -25,9 +25,8 @@ ALARMS_PER_CALL = 100  # DescribeAlarms accepts at most 100 names
 HISTORY_ITEMS = 20
 MAX_LOG_PAGES = 5  # GetLogEvents pages read backwards for the log tail (a page may come back empty)
 ALARM_TYPES = {"metric": "MetricAlarm", "composite": "CompositeAlarm"}  # our label -> CloudWatch's AlarmType
-DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedException"}
-NOT_AUTHORIZED = re.compile(r"not authorized to perform:?\s+([\w-]+:[\w*]+)")
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+FAILED_PHASE = {"FAILED", "FAULT", "TIMED_OUT", "STOPPED"}  # CodeBuild phase statuses that are not a success
 
 
 @dataclass
@@ -117,25 +116,21 @@ class Aws:
     def _faults(self, service: str):
         try:
             yield
-        except ClientError as error:
-            raise _translate(error, service) from error
-        except BotoCoreError as error:  # unreachable, timed out, no region, credentials or profile: one line
+        except (ClientError, BotoCoreError) as error:
             made = self._clients.get(service)
-            raise explain(error, service, made.meta.region_name if made else None) from error
+            raise _judged(explain(error, service, made.meta.region_name if made else None)) from error
 
 
-def _translate(error: ClientError, service: str) -> Exception:
-    code = error.response.get("Error", {}).get("Code", "")
-    message = error.response.get("Error", {}).get("Message", "") or str(error)
-    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
-    if code in DENIED_CODES:
-        found = NOT_AUTHORIZED.search(message)
-        return Denied(found.group(1) if found else f"{service}:{error.operation_name}", message)
-    if code in THROTTLING_CODES:  # still throttled after the retries: the whole command stops
-        return explain(error, service)
-    if status >= 500 or code.isdigit():  # a service fault after the retries: a gap where the read is optional
-        return AwsFault(str(explain(error, service)), code)
-    return AwsFault(f"{service}:{error.operation_name} failed: {code}: {message}", code)
+def _judged(failure: AwsError) -> Exception:
+    """What a failed read means here: a refusal (Denied: a gap naming the permission, or exit 2 for a read the
+    verdict needs), a fault the diagnosis can go on without (AwsFault: AWS answered, or still failed with 5xx after
+    the retries), or the end of the command (the AwsError itself: still throttled, unreachable, no answer in time,
+    no region, credentials or profile)."""
+    if failure.permission:
+        return Denied(failure.permission, failure.said)
+    if failure.code is not None and not failure.throttled:
+        return AwsFault(str(failure), failure.code)
+    return failure
 
 
 def collect(aws: Aws, handles: Handles, now: datetime | None = None) -> Findings:

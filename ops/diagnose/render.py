@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ops.aws import utc_iso
+from ops.diagnose.advice import title
 from ops.diagnose.classify import Diagnosis
 
 SCHEMA_VERSION = 1
@@ -22,7 +23,7 @@ def as_document(diagnosis: Diagnosis) -> dict:
         "status": diagnosis.status,
         "verdict": diagnosis.verdict,
         "cause": None if cause is None else {
-            "class": cause.name, "title": cause.title, "detail": cause.detail, "raw_error": cause.raw_error,
+            "class": cause.name, "title": title(cause.name), "detail": cause.detail, "raw_error": cause.raw_error,
         },
         "stage": diagnosis.stage,
         "action": diagnosis.action,
@@ -114,7 +115,7 @@ def _facts(diagnosis: Diagnosis) -> list[str]:
         facts.append(f"failing:   {where}")
     if diagnosis.cause:
         detail = f" ({diagnosis.cause.detail})" if diagnosis.cause.detail else ""
-        facts.append(f"cause:     {diagnosis.cause.title}{detail} [{diagnosis.cause.name}]")
+        facts.append(f"cause:     {title(diagnosis.cause.name)}{detail} [{diagnosis.cause.name}]")
         if diagnosis.cause.raw_error:
             facts.append(f"raw error: {diagnosis.cause.raw_error}")
     return [f"  {fact}" for fact in facts]

@@ -16,7 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ops import interrupts
 from ops.argtypes import positive_seconds
-from ops.aws import client, explain, gave_up, utc_iso
+from ops.aws import AwsError, client, explain, utc_iso
 from ops.errors import OpsError
 from ops.pulumi_cli import stack_handle, stack_outputs
 from ops.rollback.confirm import confirm
@@ -31,10 +31,9 @@ EXIT_TIMEOUT = 3
 DESCRIPTION_PREFIX = "ops rollback app:"
 
 
-def add_parser(subparsers) -> None:
+def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "app",
-        help="redeploy the last good app revision through CodeDeploy",
         description="Find the deployment group's last successful deployment before the current one and deploy "
         "its revision again as a new deployment of the same group.",
     )
@@ -52,7 +51,6 @@ def add_parser(subparsers) -> None:
         "--poll-interval", type=positive_seconds, default=15.0, help="seconds between status checks (default 15)"
     )
     parser.set_defaults(handler=run)
-
 
 
 @dataclass(frozen=True)
@@ -91,17 +89,14 @@ def resolve_handles(args: argparse.Namespace) -> tuple[str, str]:
     return application, group
 
 
-def _aws_error(action: str, error: Exception, codedeploy=None) -> OpsError:
-    return OpsError(f"{action} failed: {_aws_line(error, codedeploy)}")
+def _explained(error: Exception, codedeploy) -> AwsError:
+    return explain(error, "codedeploy", codedeploy.meta.region_name)
 
 
-def _aws_line(error: Exception, codedeploy=None) -> str:
-    """One line: AWS's own answer to the call, or (unreachable, timed out, still throttled) what ops.aws says."""
-    if isinstance(error, ClientError) and not gave_up(error):
-        detail = error.response.get("Error", {})
-        return f"{detail.get('Code', 'error')}: {detail.get('Message', error)}"
-    region = codedeploy.meta.region_name if codedeploy is not None else None
-    return str(explain(error, "codedeploy", region))
+def _answer(failure: AwsError) -> str:
+    """AWS's own answer to the call, or what ops.aws says when there was none worth reading (unreachable, timed out,
+    still throttled)."""
+    return failure.reply or str(failure)
 
 
 def _stopped(interrupt: KeyboardInterrupt, during: str, detail: str) -> interrupts.Interrupted:
@@ -126,7 +121,8 @@ def list_deployments(codedeploy, application: str, group: str) -> list[dict]:
             batch = codedeploy.batch_get_deployments(deploymentIds=ids[start : start + BATCH_LIMIT])
             infos.extend(batch.get("deploymentsInfo", []))
     except (ClientError, BotoCoreError) as error:
-        raise _aws_error(f"listing the deployments of {application}/{group}", error, codedeploy) from error
+        failure = _explained(error, codedeploy)
+        raise OpsError(f"listing the deployments of {application}/{group} failed: {_answer(failure)}") from error
     return sorted(infos, key=lambda info: info["createTime"], reverse=True)
 
 
@@ -234,18 +230,13 @@ def create(codedeploy, application: str, group: str, choice: Choice) -> str:
         raise _stopped(stop, "CreateDeployment", f"the rollback deployment may have been created all the same; "
                                                  f"{look}") from None
     except (ClientError, BotoCoreError) as error:
-        failed = _aws_error("creating the rollback deployment", error, codedeploy)
-        if _unanswered(error):
-            failed = OpsError(f"{failed}; it may have been created all the same: {look}")
-        raise failed from error
+        failure = _explained(error, codedeploy)
+        message = f"creating the rollback deployment failed: {_answer(failure)}"
+        # No answer reached us, or a retry met the group busy (perhaps with the deployment the first try created).
+        if failure.reply is None or failure.code == "DeploymentLimitExceededException":
+            message += f"; it may have been created all the same: {look}"
+        raise OpsError(message) from error
     return response["deploymentId"]
-
-
-def _unanswered(error: Exception) -> bool:
-    """No answer reached us, or a retry met the group busy (perhaps with the deployment the first try created)."""
-    if isinstance(error, ClientError):
-        return error.response.get("Error", {}).get("Code") == "DeploymentLimitExceededException" or gave_up(error)
-    return True
 
 
 def progress(info: dict) -> str:
@@ -274,8 +265,9 @@ def wait(
         goes_on = f"it goes on in CodeDeploy (only the wait stopped); follow it with: {follow}"
         raise _stopped(stop, f"the wait for deployment {deployment_id}", goes_on) from None
     except (ClientError, BotoCoreError) as error:
-        raise OpsError(f"could not follow deployment {deployment_id}: {_aws_line(error, codedeploy)}; it goes on in "
-                       f"CodeDeploy: {follow}", exit_code=EXIT_TIMEOUT) from error
+        answer = _answer(_explained(error, codedeploy))
+        raise OpsError(f"could not follow deployment {deployment_id}: {answer}; it goes on in CodeDeploy: {follow}",
+                       exit_code=EXIT_TIMEOUT) from error
 
 
 def _poll(codedeploy, deployment_id: str, timeout: float, interval: float, clock: Callable[[], float],

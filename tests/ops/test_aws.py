@@ -137,3 +137,39 @@ def test_times_are_printed_in_utc_to_the_second():
 
     assert aws.utc_iso(local) == "2026-11-26T21:50:24+00:00"
     assert aws.utc_iso(None) is None
+
+
+# --- one error path: what each kind of failure is, for the commands that react to it --------------------------------
+
+
+def client_error(code: str, message: str, status: int = 400) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}},
+                       "ListDeployments")
+
+
+def test_a_refusal_names_the_missing_permission_or_else_the_call():
+    said = ("User: arn:aws:iam::123456789012:user/oncall is not authorized to perform: codedeploy:ListDeployments "
+            "on resource: *")
+    refused = aws.explain(client_error("AccessDeniedException", said), "codedeploy")
+    assert refused.permission == "codedeploy:ListDeployments" and refused.said == said
+    assert refused.reply == f"AccessDeniedException: {said}"
+    assert aws.explain(client_error("AccessDenied", ""), "codedeploy").permission == "codedeploy:ListDeployments"
+
+
+def test_an_answer_about_the_call_is_its_code_and_message():
+    failure = aws.explain(client_error("ApplicationDoesNotExistException", "No application found"), "codedeploy")
+    assert str(failure) == "codedeploy:ListDeployments failed: ApplicationDoesNotExistException: No application found"
+    assert failure.reply == "ApplicationDoesNotExistException: No application found" and failure.exit_code == 2
+    assert failure.code == "ApplicationDoesNotExistException" and failure.permission is None
+
+
+@pytest.mark.parametrize(("error", "code", "throttled"), [
+    (client_error("ThrottlingException", "Rate exceeded"), "ThrottlingException", True),
+    (client_error("InternalFailure", "oops", 500), "InternalFailure", False),
+    (ReadTimeoutError(endpoint_url="https://codedeploy.us-east-1.amazonaws.com/"), None, False),
+    (NoRegionError(), None, False),
+])
+def test_no_answer_worth_reading_has_no_reply(error, code, throttled):
+    failure = aws.explain(error, "codedeploy")
+    assert failure.reply is None and failure.permission is None
+    assert failure.code == code and failure.throttled is throttled

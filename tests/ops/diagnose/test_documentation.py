@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from ops.diagnose.classify import CAUSES
+from ops.diagnose.advice import CAUSES
 from ops.diagnose.render import SCHEMA_PATH
 
 

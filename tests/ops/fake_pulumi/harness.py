@@ -71,10 +71,6 @@ class Result:
     stderr: str
     hung: bool = False
 
-    @property
-    def stderr_lines(self) -> list[str]:
-        return [line for line in self.stderr.splitlines() if line.strip()]
-
 
 class Running:
     """`python -m ops ...` started as a real child process in its own session (so a hung run is killed with every
@@ -261,7 +257,3 @@ class Verdict:
 
 def _last_lines(text: str | None, count: int = 3) -> str:
     return "\n".join((text or "").strip().splitlines()[-count:])
-
-
-def signal_name(signum: int) -> str:
-    return signal.Signals(signum).name
