@@ -13,13 +13,13 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
+from tests.ops.loopback import aws_endpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = 1795000000  # epoch seconds, as the JSON protocol carries timestamps
@@ -53,25 +53,11 @@ def answer(target: str, request: dict) -> dict:
 
 @pytest.fixture
 def codedeploy() -> Iterator[str]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            request = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
-            body = json.dumps(answer(self.headers.get("X-Amz-Target", ""), request)).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/x-amz-json-1.1")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def respond(target: str, body: bytes) -> tuple[int, str, bytes]:
+        return 200, "application/x-amz-json-1.1", json.dumps(answer(target, json.loads(body or b"{}"))).encode()
 
-        def log_message(self, *_):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with aws_endpoint(respond) as url:
+        yield url
 
 
 def default_sigint() -> None:

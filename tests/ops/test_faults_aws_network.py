@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import jsonschema
@@ -22,6 +21,7 @@ import pytest
 
 from ops import aws
 from ops.diagnose.render import SCHEMA_PATH
+from tests.ops.loopback import aws_endpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads(SCHEMA_PATH.read_text())
@@ -130,25 +130,12 @@ def throttling_endpoint(request) -> Iterator[tuple[str, list[str]]]:
     status, content_type, body = THROTTLING[request.param]
     asked: list[str] = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            asked.append(self.headers.get("X-Amz-Target", ""))
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def respond(target: str, _body: bytes) -> tuple[int, str, bytes]:
+        asked.append(target)
+        return status, content_type, body
 
-        def log_message(self, *_):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", asked
-    server.shutdown()
-    server.server_close()
+    with aws_endpoint(respond) as url:
+        yield url, asked
 
 
 @pytest.mark.parametrize("argv", [DIAGNOSE_JSON, ROLLBACK], ids=["diagnose --json", "rollback app"])
