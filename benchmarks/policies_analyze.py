@@ -47,8 +47,7 @@ from ops.baseline import write_baseline
 from ops.check import with_baseline
 from ops.offline import PACK_DIR, PROJECT_ROOT
 from ops.offline.analyzer import PolicyPack, pack_python
-from ops.offline.messages import Providers as _Providers
-from ops.offline.messages import analyze_request, stack_resource
+from ops.offline.messages import Providers, analyze_request, stack_resource
 from ops.offline.model import STACK_TYPE, MockRun, Registration
 from ops.offline.policy_config import load_policy_config
 from ops.offline.run import run_program
@@ -202,7 +201,7 @@ def timed_stack(pack: PolicyPack, stack) -> tuple[float, float, object]:
 
 
 def measure(pack: PolicyPack, peer: PolicyPack, plan: MockRun, repeat: int, analyze: bool) -> dict:
-    providers = _Providers(plan.resources)
+    providers = Providers(plan.resources)
     requests = [analyze_request(r, providers) for r in plan.resources]
     stack = [stack_resource(r, providers, plan.stack_outputs if r.type == STACK_TYPE else None)
              for r in plan.resources]

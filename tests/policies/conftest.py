@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,6 +17,10 @@ from ops.offline.analyzer import PolicyPack, Report, analyze_resources
 from ops.offline.model import MockRun, Registration
 from ops.offline.run import run_program
 from ops.offline.stack_file import stack_config
+
+# The test modules import the pack's own modules (`guardrails.*`) the way the engine runs the pack: from its folder.
+if str(PACK_DIR) not in sys.path:
+    sys.path.insert(0, str(PACK_DIR))
 
 STACKS = ("dev", "prod")
 UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # how the engine marshals an unknown value (preview)

@@ -1,4 +1,4 @@
-"""The harness side of the Analyzer protocol (ops/analyzer.py): what the engine would tell the pack, and clear
+"""The harness side of the Analyzer protocol (ops/offline/): what the engine would tell the pack, and clear
 errors when the pack or its configuration is wrong."""
 
 from __future__ import annotations
@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from ops.analyzer import PACK_DIR, PolicyPack, pack_python, reconcile_config
 from ops.errors import OpsError
+from ops.offline import PACK_DIR
+from ops.offline.analyzer import PolicyPack, pack_python
+from ops.offline.policy_config import reconcile_config
 
 
 def test_the_pack_describes_itself_over_get_analyzer_info(pack):

@@ -8,35 +8,22 @@ from __future__ import annotations
 
 import copy
 import json
-import sys
 from collections.abc import Callable
 
 import pytest
 from google.protobuf import json_format
+from guardrails import pack as pack_module  # the pack's own import path, as the engine runs it
+from guardrails import sdk
 from pulumi.runtime.proto import analyzer_pb2
 from pulumi_policy import policy as sdk_policy
 
-from ops.analyzer import (
-    PACK_DIR,
-    PolicyInfo,
-    PolicyPack,
-    _Providers,
-    _struct,
-    analyze_request,
-    analyze_resources,
-    pack_python,
-    reconcile_config,
-    stack_resource,
-)
 from ops.mockrun import MockRun, Registration, stack_config
+from ops.offline import PACK_DIR
+from ops.offline.analyzer import PolicyPack, analyze_resources, pack_python
+from ops.offline.messages import Providers, analyze_request, stack_resource, to_struct
+from ops.offline.policy_config import PolicyInfo, reconcile_config
 
 from .conftest import UNKNOWN_STRING, add_resource, child_urn, edited, stack_config_file, write_run_baseline
-
-if str(PACK_DIR) not in sys.path:
-    sys.path.insert(0, str(PACK_DIR))
-
-from guardrails import pack as pack_module  # the pack's own import path, as the engine runs it
-from guardrails import sdk
 
 STACK_POLICIES = ("s3-bucket-hardened", "codedeploy-wave-size", "change-budget", "no-stateful-deletion",
                   "outputs-kept", "public-contract-kept")
@@ -62,7 +49,7 @@ def servicers():
 
 
 def configure_request(servicer, given: dict) -> analyzer_pb2.ConfigureAnalyzerRequest:
-    """What the CLI sends for a --policy-pack-config: every policy's level and properties (ops.analyzer's rules)."""
+    """What the CLI sends for a --policy-pack-config: every policy's level and properties (ops/offline/)."""
     info = servicer.GetAnalyzerInfo(None, None)
     policies = [
         PolicyInfo(p.name, p.description, analyzer_pb2.EnforcementLevel.Name(p.enforcementLevel).lower(), "",
@@ -71,13 +58,13 @@ def configure_request(servicer, given: dict) -> analyzer_pb2.ConfigureAnalyzerRe
     ]
     return analyzer_pb2.ConfigureAnalyzerRequest(policyConfig={
         name: analyzer_pb2.PolicyConfig(enforcementLevel=analyzer_pb2.EnforcementLevel.Value(level.upper()),
-                                        properties=_struct(props))
+                                        properties=to_struct(props))
         for name, (level, props) in reconcile_config(policies, given).items()
     })
 
 
 def stack_request(run: MockRun) -> analyzer_pb2.AnalyzeStackRequest:
-    providers = _Providers(run.resources)
+    providers = Providers(run.resources)
     return analyzer_pb2.AnalyzeStackRequest(resources=[
         stack_resource(r, providers, run.stack_outputs if r.type == "pulumi:pulumi:Stack" else None)
         for r in run.resources
@@ -235,7 +222,7 @@ def test_get_analyzer_info_and_analyze_are_the_sdk_servicers(policy_runs, tmp_pa
         servicer.Configure(configure_request(servicer, given), None)
 
     assert ours.GetAnalyzerInfo(None, None) == stock.GetAnalyzerInfo(None, None)
-    providers = _Providers(run.resources)
+    providers = Providers(run.resources)
     for resource in run.resources:
         request = analyze_request(resource, providers)
         assert ours.Analyze(request, None) == stock.Analyze(request, None), resource.urn
@@ -255,7 +242,7 @@ def test_the_stack_is_deserialized_once_whatever_the_number_of_stack_policies(po
         servicer.AnalyzeStack(stack_request(run), None)
         counts[name] = len(calls)
 
-    providers = _Providers(run.resources)
+    providers = Providers(run.resources)
     with_provider = sum(1 for r in run.resources if providers.message(r) is not None)
     assert counts["ours"] == len(run.resources) + with_provider
     assert counts["stock"] == len(STACK_POLICIES) * counts["ours"]
@@ -273,7 +260,7 @@ def test_stack_policies_share_one_view_of_the_stack(policy_runs):
     policies = [StackValidationPolicy(f"p{i}", "Records what it sees.", record) for i in range(3)]
     servicer = sdk.OnePassServicer("test", sdk.VERSION, policies, EnforcementLevel.MANDATORY)
     servicer.Configure(analyzer_pb2.ConfigureAnalyzerRequest(policyConfig={
-        "p1": analyzer_pb2.PolicyConfig(enforcementLevel=analyzer_pb2.MANDATORY, properties=_struct({"k": "v"})),
+        "p1": analyzer_pb2.PolicyConfig(enforcementLevel=analyzer_pb2.MANDATORY, properties=to_struct({"k": "v"})),
         "p2": analyzer_pb2.PolicyConfig(enforcementLevel=analyzer_pb2.DISABLED)}), None)
     servicer.AnalyzeStack(stack_request(policy_runs["prod"]), None)
 

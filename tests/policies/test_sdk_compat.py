@@ -9,10 +9,10 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import inspect
-import sys
 import textwrap
 
 import pytest
+from guardrails import sdk  # the pack's own import path, as the engine runs it
 from packaging.requirements import Requirement
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 from pulumi_policy import (
@@ -26,12 +26,8 @@ from pulumi_policy import deserialize as sdk_deserialize
 from pulumi_policy import policy as sdk_policy
 from pulumi_policy import proxy as sdk_proxy
 
-from ops.analyzer import PACK_DIR, _struct
-
-if str(PACK_DIR) not in sys.path:
-    sys.path.insert(0, str(PACK_DIR))
-
-from guardrails import sdk  # the pack's own import path, as the engine runs it
+from ops.offline import PACK_DIR
+from ops.offline.messages import to_struct
 
 # sha256 (first 16 hex digits) of the dedented source of the SDK code that guardrails/sdk.py mirrors, as of
 # pulumi-policy 1.21.0 (1.20.0 ships the same sources).
@@ -95,7 +91,7 @@ def test_the_servicer_helpers_resolve_levels_and_config_and_report_as_the_pack_e
     try:
         before = (servicer._get_enforcement_level(policy), servicer._get_policy_config("p"))
         servicer.Configure(analyzer_pb2.ConfigureAnalyzerRequest(policyConfig={"p": analyzer_pb2.PolicyConfig(
-            enforcementLevel=analyzer_pb2.MANDATORY, properties=_struct({"limit": 3}))}), None)
+            enforcementLevel=analyzer_pb2.MANDATORY, properties=to_struct({"limit": 3}))}), None)
         after = (servicer._get_enforcement_level(policy), servicer._get_policy_config("p"))
         response = analyzer_pb2.AnalyzeResponse()
         report = servicer._create_report_violation(response, "p", "A policy.", EnforcementLevel.MANDATORY, None)
@@ -119,7 +115,7 @@ def test_analyze_stack_builds_the_stack_and_hands_it_to_a_single_stack_policy():
     policy = StackValidationPolicy("p", "A policy.", lambda args, report: seen.append(args))
     servicer = sdk_policy._PolicyAnalyzerServicer("pack", "1.2.3", [policy], EnforcementLevel.MANDATORY)
     servicer.ConfigureStack(analyzer_pb2.AnalyzerStackConfigureRequest(tags={"team": "x"}), None)
-    parent = analyzer_pb2.AnalyzerResource(urn="urn:a", type="t:a", name="a", properties=_struct({"k": "v"}))
+    parent = analyzer_pb2.AnalyzerResource(urn="urn:a", type="t:a", name="a", properties=to_struct({"k": "v"}))
     child = analyzer_pb2.AnalyzerResource(urn="urn:b", type="t:b", name="b", parent="urn:a", dependencies=["urn:a"])
 
     servicer.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=[parent, child]), None)

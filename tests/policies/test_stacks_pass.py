@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from ops.analyzer import PACK_DIR
+from ops.offline import PACK_DIR
 
 from .conftest import STACKS, stack_config_file
 

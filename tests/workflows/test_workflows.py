@@ -12,9 +12,10 @@ import jq
 import pytest
 import yaml
 
-from ops.analyzer import PACK_DIR, PolicyPack, analyze_resources
 from ops.baseline import write_baseline
 from ops.mockrun import run_program, stack_config
+from ops.offline import PACK_DIR
+from ops.offline.analyzer import PolicyPack, analyze_resources
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW_DIR = ROOT / ".github" / "workflows"
