@@ -9,7 +9,8 @@ import pytest
 
 from components.deployment import LEFT_OUT_OF_AWS_CODEDEPLOY_ROLE
 from components.iam import AWS_STAR_ONLY_ACTIONS
-from ops.mockrun import ACCOUNT_ID, MockRun
+from ops.offline.mocks import ACCOUNT_ID
+from ops.offline.model import MockRun
 from tests.components.conftest import one
 
 AWS_CODEDEPLOY_ROLE = Path(__file__).with_name("data") / "aws_codedeploy_role_v11.json"

@@ -18,7 +18,8 @@ from __future__ import annotations
 import pytest
 
 from components.iam import AWS_STAR_ONLY_ACTIONS
-from ops.mockrun import ACCOUNT_ID, MockRun
+from ops.offline.mocks import ACCOUNT_ID
+from ops.offline.model import MockRun
 from tests.components.iam_catalogue import (
     IDENTITY,
     RESOURCE,

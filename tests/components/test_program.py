@@ -11,7 +11,8 @@ import pytest
 
 from components.fleet import HEALTH_REPORT
 from ops.errors import OpsError
-from ops.mockrun import STACK_TYPE, run_program
+from ops.offline.model import STACK_TYPE
+from ops.offline.run import run_program
 from tests.components.conftest import one, policy_of
 
 COMPONENTS = {

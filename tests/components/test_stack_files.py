@@ -9,7 +9,8 @@ import pytest
 
 from components.settings import KNOWN_KEYS, PROJECT, parse_settings
 from ops.errors import OpsError
-from ops.mockrun import run_program, stack_config
+from ops.offline.run import run_program
+from ops.offline.stack_file import stack_config
 
 STACKS = ("dev", "prod")
 

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from ops.mockrun import MockRun
+from ops.offline.model import MockRun
 
 from .conftest import UNKNOWN_STRING, edited, of_policy, stack_config_file, write_run_baseline
 

@@ -17,11 +17,12 @@ from guardrails import sdk
 from pulumi.runtime.proto import analyzer_pb2
 from pulumi_policy import policy as sdk_policy
 
-from ops.mockrun import MockRun, Registration, stack_config
 from ops.offline import PACK_DIR
 from ops.offline.analyzer import PolicyPack, analyze_resources, pack_python
 from ops.offline.messages import Providers, analyze_request, stack_resource, to_struct
+from ops.offline.model import MockRun, Registration
 from ops.offline.policy_config import PolicyInfo, reconcile_config
+from ops.offline.stack_file import stack_config
 
 from .conftest import UNKNOWN_STRING, add_resource, child_urn, edited, stack_config_file, write_run_baseline
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from ops.mockrun import Registration
+from ops.offline.model import Registration
 
 from .conftest import add_resource, child_urn, edited, of_policy, stack_config_file
 

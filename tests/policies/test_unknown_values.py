@@ -6,8 +6,8 @@ from __future__ import annotations
 import copy
 import json
 
-from ops.mockrun import Registration
 from ops.offline.analyzer import analyze_resources
+from ops.offline.model import Registration
 
 from .conftest import UNKNOWN_STRING, add_resource, child_urn, edited, of_policy, stack_config_file
 

@@ -13,9 +13,10 @@ import pytest
 import yaml
 
 from ops.baseline import write_baseline
-from ops.mockrun import run_program, stack_config
 from ops.offline import PACK_DIR
 from ops.offline.analyzer import PolicyPack, analyze_resources
+from ops.offline.run import run_program
+from ops.offline.stack_file import stack_config
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW_DIR = ROOT / ".github" / "workflows"
