@@ -324,12 +324,18 @@ CAUSES_WITH_A_ROLLBACK = {
 }
 
 
-@pytest.mark.parametrize("cause", sorted(CAUSES_WITH_A_ROLLBACK))
-def test_after_a_succeeded_rollback_no_step_asks_to_roll_back(account, capsys, cause):
+def _rolled_back(account, cause: str, rollback_status: str) -> str:
+    """Queues a deployment that failed with `cause` and that CodeDeploy rolled back (the rollback now
+    `rollback_status`); returns the fix the next step must name."""
     code, targets, fix = CAUSES_WITH_A_ROLLBACK[cause]
     info = deployment(code, "The overall deployment failed.", account.ago(15), account.ago(3),
                       {"Succeeded": 3, "Failed": 1}, rollback=ROLLED_BACK)
-    _deploy_scenario(account, info, targets(account), rollback_status="Succeeded")
+    _deploy_scenario(account, info, targets(account), rollback_status=rollback_status)
+    return fix
+
+@pytest.mark.parametrize("cause", sorted(CAUSES_WITH_A_ROLLBACK))
+def test_after_a_succeeded_rollback_no_step_asks_to_roll_back(account, capsys, cause):
+    fix = _rolled_back(account, cause, "Succeeded")
 
     _, document = diagnose_json(capsys)
 
@@ -342,10 +348,7 @@ def test_after_a_succeeded_rollback_no_step_asks_to_roll_back(account, capsys, c
 
 @pytest.mark.parametrize("cause", sorted(CAUSES_WITH_A_ROLLBACK))
 def test_while_the_rollback_runs_the_step_says_wait_before_anything_else(account, capsys, cause):
-    code, targets, fix = CAUSES_WITH_A_ROLLBACK[cause]
-    info = deployment(code, "The overall deployment failed.", account.ago(15), account.ago(3),
-                      {"Succeeded": 3, "Failed": 1}, rollback=ROLLED_BACK)
-    _deploy_scenario(account, info, targets(account), rollback_status="InProgress")
+    fix = _rolled_back(account, cause, "InProgress")
 
     _, document = diagnose_json(capsys)
 
