@@ -15,6 +15,7 @@ import pulumi_aws as aws
 
 from components import iam
 from components.args import require
+from components.buckets import PrivateBucket
 
 READ_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion")
 WRITE_ACTIONS = ("s3:PutObject",)
@@ -35,48 +36,11 @@ class ArtifactStore(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ArtifactStoreArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("delivery:artifacts:ArtifactStore", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        self.bucket = aws.s3.Bucket(f"{name}-bucket", force_destroy=False,
-                                    opts=pulumi.ResourceOptions(parent=self, protect=True))
-        aws.s3.BucketOwnershipControls(f"{name}-ownership", bucket=self.bucket.id,
-                                       rule={"object_ownership": "BucketOwnerEnforced"}, opts=child)
-        self.public_access_block = aws.s3.BucketPublicAccessBlock(
-            f"{name}-public-access-block", bucket=self.bucket.id, block_public_acls=True, block_public_policy=True,
-            ignore_public_acls=True, restrict_public_buckets=True, opts=child)
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-encryption", bucket=self.bucket.id,
-            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms"},
-                    "bucket_key_enabled": True}],
-            opts=child)
-        aws.s3.BucketVersioning(f"{name}-versioning", bucket=self.bucket.id,
-                                versioning_configuration={"status": "Enabled"}, opts=child)
-        aws.s3.BucketLifecycleConfiguration(
-            f"{name}-lifecycle", bucket=self.bucket.id,
-            rules=[{
-                "id": "expire-noncurrent-versions",
-                "status": "Enabled",
-                "filter": {},
-                "noncurrent_version_expiration": {"noncurrent_days": args.retention_days},
-                "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
-            }],
-            opts=child)
-        aws.s3.BucketPolicy(
-            f"{name}-tls-only", bucket=self.bucket.id, policy=self._deny_insecure_transport(),
-            # A policy write races the public access block; order them.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.public_access_block]))
+        self.store = PrivateBucket(name, self, noncurrent_days=args.retention_days)
+        self.bucket = self.store.bucket
         self.bucket_name = self.bucket.bucket
         self.bucket_arn = self.bucket.arn
         self.register_outputs({"bucketName": self.bucket_name, "bucketArn": self.bucket_arn})
-
-    def _deny_insecure_transport(self) -> pulumi.Output[str]:
-        return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": [{
-            "Sid": "DenyInsecureTransport",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "s3:*",
-            "Resource": [self.bucket.arn, pulumi.Output.concat(self.bucket.arn, "/*")],
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-        }]})
 
     def grant_read(self, name: str, role: aws.iam.Role) -> aws.iam.RolePolicy:
         return self._grant(name, role, READ_ACTIONS)

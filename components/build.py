@@ -1,5 +1,6 @@
-"""Image build: the CodeBuild project that tests the app, checks its API contract, builds the image and pushes
-it to the registry by an immutable tag (app/buildspec.yml says how)."""
+"""Image build: the CodeBuild project that tests the app, checks its API contract against the contract of every
+stack's live release, builds the image, pushes it to the registry by an immutable tag, and writes the
+environment-neutral bundle that every stack deploys (app/buildspec.yml says how)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from components.args import require
 from components.artifacts import ArtifactStore
 from components.aws_context import AwsContext
 from components.registry import ImageRegistry
+from components.release_store import ReleaseStore
 
 BUILDSPEC_PATH = "app/buildspec.yml"
 
@@ -22,22 +24,21 @@ class ImageBuildArgs:
     context: AwsContext
     registry: ImageRegistry
     artifacts: ArtifactStore
-    app_log_group: aws.cloudwatch.LogGroup
-    """Where the instances send container logs; its name reaches the deploy bundle through the build."""
+    releases: ReleaseStore
+    """The contract gate reads every stack's live release from it; the build records this stack as the origin."""
     build_image: str = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
     timeout_minutes: int = 30
     log_retention_days: int = 30
     app_port: int = 8080
     drill_failure_rate: float = 0.0
-    bake_minutes: int = 30
-    """How long the last wave bakes under the alarms; travels to the instances in the bundle's deploy.env."""
+    """The rollback drill: a release built with it fails this share of requests, so that its bake fails and
+    CodeDeploy rolls it back; it travels in the release (release.json), and the publisher never publishes it."""
     compute_type: str = "BUILD_GENERAL1_SMALL"
 
     def __post_init__(self):
         require(5 <= self.timeout_minutes <= 480, self, "timeout_minutes", "5-480 (CodeBuild's limits)")
-        require(0 <= self.drill_failure_rate <= 1, self, "drill_failure_rate", "a share from 0 to 1")
-        require(1 <= self.bake_minutes <= 55, self, "bake_minutes", "1-55 (the bake hook must end within an hour)")
         require(1024 <= self.app_port <= 65535, self, "app_port", "1024-65535")
+        require(0 <= self.drill_failure_rate <= 1, self, "drill_failure_rate", "a share from 0 to 1")
 
 
 class ImageBuild(pulumi.ComponentResource):
@@ -50,6 +51,7 @@ class ImageBuild(pulumi.ComponentResource):
             args.registry.grant_push(f"{name}-push", self.role),
             args.artifacts.grant_read_write(f"{name}-artifacts", self.role),
             logs.grant_write(f"{name}-write-logs", self.role, self.log_group, parent=self),
+            args.releases.grant_read_live(f"{name}-live-contracts", self.role),
         ]
         self.project = aws.codebuild.Project(
             f"{name}-project",
@@ -84,9 +86,9 @@ class ImageBuild(pulumi.ComponentResource):
             "REPOSITORY_NAME": args.registry.repository_name,
             "AWS_ACCOUNT_ID": args.context.account_id,
             "APP_PORT": str(args.app_port),
-            "APP_LOG_GROUP": args.app_log_group.name,
+            "RELEASE_BUCKET": args.releases.bucket_name,
+            "DELIVERY_STACK": args.releases.stack,
             "DRILL_FAILURE_RATE": f"{args.drill_failure_rate:g}",
-            "BAKE_MINUTES": str(args.bake_minutes),
         }
         return [{"name": key, "value": value, "type": "PLAINTEXT"} for key, value in plain.items()]
 

@@ -11,8 +11,10 @@ fails that check by design and would be replaced in a loop, failing the first de
 from __future__ import annotations
 
 import base64
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import pulumi
 import pulumi_aws as aws
@@ -22,13 +24,20 @@ from components.args import require
 from components.artifacts import ArtifactStore
 from components.aws_context import AwsContext
 from components.network import Network
-from components.registry import ImageRegistry
 
 AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 HEALTH_CHECK_PATH = "/healthz"
 USER_DATA = Path(__file__).with_name("fleet_user_data.sh")
 HEALTH_REPORT = Path(__file__).with_name("fleet_health_report.sh")
 HEALTH_REPORT_PLACEHOLDER = "@HEALTH_REPORT_SCRIPT@"
+DEPLOY_SETTINGS_PLACEHOLDER = "@DEPLOY_SETTINGS@"
+MAX_BAKE_MINUTES = 55  # the AfterAllowTraffic hook that bakes must end within AWS's 3600 s hook limit
+
+
+class ImageSource(Protocol):
+    """Where the instances pull release images from: this stack's registry, or the upstream's (promotion)."""
+
+    def grant_pull(self, name: str, role: aws.iam.Role) -> aws.iam.RolePolicy: ...
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
 
@@ -36,7 +45,7 @@ TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 class AppFleetArgs:
     context: AwsContext
     network: Network
-    registry: ImageRegistry
+    images: ImageSource
     artifacts: ArtifactStore
     instance_type: str = "t3.small"
     fleet_size: int = 3
@@ -46,12 +55,16 @@ class AppFleetArgs:
     certificate_arn: str | None = None
     log_retention_days: int = 30
     root_volume_gb: int = 20
+    bake_minutes: int = 30
+    """How long the last wave bakes under the alarms (the AfterAllowTraffic hook reads it on the instance)."""
 
     def __post_init__(self):
         require(1 <= self.fleet_size <= 50, self, "fleet_size", "1-50")
         require(0 <= self.min_healthy_percent <= 100, self, "min_healthy_percent", "0-100")
         require(1024 <= self.app_port <= 65535, self, "app_port", "1024-65535 (the app runs unprivileged)")
         require(8 <= self.root_volume_gb <= 1024, self, "root_volume_gb", "8-1024 (the AMI's snapshot is 8 GiB)")
+        require(1 <= self.bake_minutes <= MAX_BAKE_MINUTES, self, "bake_minutes",
+                f"1-{MAX_BAKE_MINUTES} (the bake hook must end within an hour)")
 
 
 class AppFleet(pulumi.ComponentResource):
@@ -137,7 +150,7 @@ class AppFleet(pulumi.ComponentResource):
             f"{self._name}-ssm-core", role=self.role.name,
             policy_arn=aws.iam.ManagedPolicy.AMAZON_SSM_MANAGED_INSTANCE_CORE, opts=self._child())
         self._grants = [
-            args.registry.grant_pull(f"{self._name}-pull", self.role),
+            args.images.grant_pull(f"{self._name}-pull", self.role),
             args.artifacts.grant_read(f"{self._name}-bundles", self.role),
             logs.grant_write(f"{self._name}-write-logs", self.role, self.app_log_group, parent=self),
             # The CodeDeploy agent updates itself from AWS's regional bucket (as AWS documents for the profile).
@@ -165,7 +178,8 @@ class AppFleet(pulumi.ComponentResource):
                 "volume_size": args.root_volume_gb, "volume_type": "gp3", "encrypted": "true",
                 "delete_on_termination": "true"}}],
             monitoring={"enabled": True},  # one-minute metrics for the CPU alarm
-            user_data=base64.b64encode(user_data().encode()).decode(),
+            user_data=self.app_log_group.name.apply(
+                lambda log_group: base64.b64encode(user_data(deploy_settings(args, log_group)).encode()).decode()),
             update_default_version=True,
             opts=self._child(depends_on=self._grants),
         )
@@ -192,6 +206,15 @@ class AppFleet(pulumi.ComponentResource):
         ], parent=self)
 
 
-def user_data() -> str:
-    """The boot script, with the health reporter it installs embedded."""
-    return USER_DATA.read_text().replace(HEALTH_REPORT_PLACEHOLDER, HEALTH_REPORT.read_text().rstrip("\n"))
+def deploy_settings(args: AppFleetArgs, log_group: str) -> dict[str, str]:
+    """What the deployment hooks read from /etc/app/deploy.env (app/hooks/common.sh load_deploy_env): how this stack
+    runs any release. What a release is (its image, and the drill rate it was built with) travels in the bundle."""
+    return {"AWS_REGION": args.context.region, "APP_PORT": str(args.app_port), "APP_LOG_GROUP": log_group,
+            "BAKE_MINUTES": str(args.bake_minutes)}
+
+
+def user_data(settings: dict[str, str]) -> str:
+    """The boot script, with the deploy settings it writes and the health reporter it installs embedded."""
+    lines = "\n".join(f"{key}={shlex.quote(value)}" for key, value in settings.items())
+    return (USER_DATA.read_text().replace(DEPLOY_SETTINGS_PLACEHOLDER, lines)
+            .replace(HEALTH_REPORT_PLACEHOLDER, HEALTH_REPORT.read_text().rstrip("\n")))

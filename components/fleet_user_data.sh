@@ -17,6 +17,14 @@ chmod +x "${installer}"
 rm -f "${installer}"
 systemctl enable --now codedeploy-agent
 
+# The stack's settings for this environment, which the deployment hooks read: the release bundle is the same in
+# every stack, so they cannot travel in it (components/fleet.py deploy_settings).
+install -d -m 0755 /etc/app
+cat >/etc/app/deploy.env <<'SETTINGS'
+@DEPLOY_SETTINGS@
+SETTINGS
+chmod 0644 /etc/app/deploy.env
+
 # The health reporter (components/fleet_health_report.sh), run every 30 s once the instance is up.
 install -d -m 0755 /var/lib/app-health
 cat >/usr/local/sbin/app-health-report <<'REPORTER'

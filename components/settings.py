@@ -29,8 +29,12 @@ KNOWN_KEYS = (
     "fleetSize", "deployMinHealthyPercent", "alarmFaultRatePercent", "alarmLatencyP50Ms", "alarmLatencyP99Ms",
     "alarmCpuPercent", "alarmEvaluationMinutes", "bakeMinutes", "approvalRequired", "notificationEmail", "vpcId",
     "subnetIds", "certificateArn", "keepImages", "artifactRetentionDays", "logRetentionDays", "buildTimeoutMinutes",
-    "buildImage", "appPort", "drillFailureRate", "allowDrillInProd", "pipelineExecutionMode",
+    "buildImage", "appPort", "drillFailureRate", "allowDrillInProd", "pipelineExecutionMode", "promoteFrom",
+    "promoteToAccounts",
 )
+# What only a stack that builds reads: a promoted stack (promoteFrom) refuses them rather than ignore them.
+BUILD_ONLY_KEYS = ("githubOwner", "githubRepo", "githubBranch", "connectionArn", "buildImage", "buildTimeoutMinutes",
+                   "keepImages", "promoteToAccounts", "drillFailureRate", "allowDrillInProd")
 AMI_ARCHITECTURE = "x86_64"  # components/fleet.py AMI_PARAMETER: Amazon Linux 2023 for x86_64 (a test pins this)
 
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
@@ -59,6 +63,9 @@ _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+(-[a-z0-9]+)?$")  # siz
 # "g - AWS Graviton processors", and its series list "A - Powered by Arm-based AWS Graviton processors" (a1)
 # (AWS writes an en dash).
 _INSTANCE_FAMILY = re.compile(r"^(?P<series>[a-z]+)(?P<generation>\d+)(?P<options>[a-z]*)(?:-(?P<suffix>[a-z0-9]+))?$")
+# A Pulumi stack reference: organization/project/stack (a self-managed backend's organization is "organization").
+_STACK_REFERENCE = re.compile(r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$")
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 _SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
@@ -104,6 +111,14 @@ class Settings:
     drill_failure_rate: float
     allow_drill_in_prod: bool
     execution_mode: str
+    promote_from: str | None
+    """The stack whose published releases this stack deploys (it builds nothing); None: build from GitHub."""
+    promote_to_accounts: tuple[str, ...]
+    """Other AWS accounts whose promoted stacks may read this stack's releases and images."""
+
+    @property
+    def builds(self) -> bool:
+        return self.promote_from is None
 
     @property
     def is_prod(self) -> bool:
@@ -216,6 +231,11 @@ def parse_settings(project: Getter, aws: Getter, stack: str, keys: Iterable[str]
     the stack sets (for unknown keys), or raises SettingsError."""
     _check_keys(keys)
     cfg = _Reader(PROJECT, project)
+    promote_from = cfg.string("promoteFrom", _STACK_REFERENCE, "a stack to take releases from, as "
+                              "organization/project/stack (e.g. example-org/delivery/dev)")
+    if promote_from:
+        _refuse_build_keys(cfg, promote_from)
+    builds = promote_from is None
     region = _Reader("aws", aws).string("region", _REGION, "an AWS region such as us-east-1", required=True)
     environment = cfg.choice("environment", ENVIRONMENTS, "prod" if stack not in ENVIRONMENTS else stack)
     is_prod = environment == "prod"
@@ -224,8 +244,9 @@ def parse_settings(project: Getter, aws: Getter, stack: str, keys: Iterable[str]
         region=region,
         app_name=cfg.string("appName", _NAME, "1-20 lowercase letters, digits or dashes, starting with a letter",
                             default="app"),
-        github_owner=cfg.string("githubOwner", _GITHUB_OWNER, "a GitHub user or organization name", required=True),
-        github_repo=cfg.string("githubRepo", _GITHUB_REPO, "a GitHub repository name", required=True),
+        github_owner=cfg.string("githubOwner", _GITHUB_OWNER, "a GitHub user or organization name",
+                                required=builds),
+        github_repo=cfg.string("githubRepo", _GITHUB_REPO, "a GitHub repository name", required=builds),
         github_branch=cfg.string("githubBranch", _BRANCH, "a git branch name", default="main"),
         connection_arn=cfg.string("connectionArn", _CONNECTION_ARN,
                                   "a CodeConnections connection ARN (arn:aws:codeconnections:REGION:ACCOUNT:"
@@ -261,9 +282,20 @@ def parse_settings(project: Getter, aws: Getter, stack: str, keys: Iterable[str]
         drill_failure_rate=cfg.number("drillFailureRate", 0.0, 0, 1),
         allow_drill_in_prod=cfg.boolean("allowDrillInProd", False),
         execution_mode=cfg.choice("pipelineExecutionMode", EXECUTION_MODES, "SUPERSEDED"),
+        promote_from=promote_from,
+        promote_to_accounts=cfg.string_list("promoteToAccounts", _ACCOUNT_ID, "12-digit AWS account ids"),
     )
     _check_combinations(cfg, settings)
     return settings
+
+
+def _refuse_build_keys(cfg: _Reader, promote_from: str) -> None:
+    """A promoted stack deploys what its upstream built and baked: a build setting would do nothing."""
+    for key in BUILD_ONLY_KEYS:
+        if cfg.raw(key) is not None:
+            raise SettingsError(f"config `{PROJECT}:{key}` has no effect in a stack that takes its releases from "
+                                f"`{promote_from}` (`{PROJECT}:promoteFrom`): it builds nothing; remove the key, or "
+                                "set it on the upstream stack")
 
 
 def _check_combinations(cfg: _Reader, s: Settings) -> None:

@@ -17,10 +17,27 @@ def _suffix(name: str) -> str:
     return hashlib.sha256(name.encode()).hexdigest()[:7]
 
 
+STACK_REFERENCE_TYPE = "pulumi:pulumi:StackReference"
+
+
+def upstream_outputs(region: str) -> dict:
+    """What a stack that builds exports for the stacks promoted from it, as its own offline run exports them (the
+    same deterministic names; tests/components/test_promotion.py compares the two), so that an offline run of a
+    promoted stack needs no state backend."""
+    _, bucket = resource_outputs("aws:s3/bucket:Bucket", "releases-bucket", {}, region)
+    _, repository = resource_outputs("aws:ecr/repository:Repository", "registry-repo", {}, region)
+    return {"region": region, "accountId": ACCOUNT_ID, "promoteToAccounts": [],
+            "releaseBucket": bucket["bucket"], "releaseBucketArn": bucket["arn"],
+            "repositoryArn": repository["arn"], "repositoryUrl": repository["repositoryUrl"]}
+
+
 def resource_outputs(type_: str, name: str, inputs: dict, region: str) -> tuple[str, dict]:
     """A physical id and the outputs a real create would return, for the attributes the program reads."""
     if type_.startswith(PROVIDER_TYPE_PREFIX):
         return f"{name}-provider-id", dict(inputs)
+    if type_ == STACK_REFERENCE_TYPE:  # a read of another stack: its outputs
+        return inputs["name"], {"name": inputs["name"], "outputs": upstream_outputs(region),
+                                "secretOutputNames": []}
     physical = f"{name}-{_suffix(name)}"
     service = type_.split(":")[1].split("/")[0]
     out = dict(inputs)

@@ -138,7 +138,8 @@ def test_a_garbled_release_marker_is_not_a_reason_to_replace_the_instance(instan
 
 def test_the_reporter_and_the_boot_script_that_installs_it_are_shellcheck_clean(tmp_path):
     script = tmp_path / "user-data.sh"
-    script.write_text(user_data())
+    script.write_text(user_data({"AWS_REGION": "us-east-1", "APP_PORT": "8080", "APP_LOG_GROUP": "/app/logs",
+                                 "BAKE_MINUTES": "30"}))
     for path in (HEALTH_REPORT, script):
         result = subprocess.run([installed_tool("shellcheck"), "--severity=style", str(path)],
                                 capture_output=True, text=True)

@@ -9,7 +9,8 @@ import pytest
 
 from components.deployment import LEFT_OUT_OF_AWS_CODEDEPLOY_ROLE
 from components.iam import AWS_STAR_ONLY_ACTIONS
-from ops.offline.mocks import ACCOUNT_ID
+from components.release_store import RELEASE_KEY, live_key
+from ops.offline.mocks import ACCOUNT_ID, upstream_outputs
 from ops.offline.model import MockRun
 from tests.components.conftest import one
 
@@ -36,10 +37,14 @@ def as_list(value) -> list:
 
 
 def stack_identifiers(run: MockRun) -> set[str]:
+    """The names and ARNs of this stack's resources, and, for a promoted stack, of the upstream's it uses."""
     names = set()
     for resource in run.resources:
         if resource.type.startswith("aws:"):
             names |= {str(resource.outputs[k]) for k in IDENTIFYING_OUTPUTS if resource.outputs.get(k)}
+    if "promotedFrom" in run.stack_outputs:
+        upstream = upstream_outputs("us-east-1")
+        names |= {upstream[key] for key in ("releaseBucketArn", "repositoryArn")}
     return {n for n in names if len(n) >= 6}
 
 
@@ -108,13 +113,20 @@ def test_all_statements_allow_nothing_is_denied_by_accident(run):
     assert {entry["Effect"] for _, entry in identity_statements(run)} == {"Allow"}
 
 
-@pytest.mark.parametrize(("role", "service"), [
-    ("build-role", "codebuild.amazonaws.com"),
-    ("deployment-role", "codedeploy.amazonaws.com"),
-    ("pipeline-role", "codepipeline.amazonaws.com"),
-    ("fleet-instance-role", "ec2.amazonaws.com"),
-])
-def test_each_role_trusts_exactly_one_service(run, role, service):
+ROLES = {"dev": {"build-role": "codebuild.amazonaws.com", "publisher-role": "codebuild.amazonaws.com"},
+         "prod": {"pipeline-on-release-role": "events.amazonaws.com"}}
+COMMON_ROLES = {"deployment-role": "codedeploy.amazonaws.com", "pipeline-role": "codepipeline.amazonaws.com",
+                "fleet-instance-role": "ec2.amazonaws.com"}
+
+
+def test_each_role_trusts_exactly_one_service(run):
+    roles = {**COMMON_ROLES, **ROLES[run.stack]}
+    assert {r.name for r in run.of_type("aws:iam/role:Role")} == set(roles)
+    for role, service in roles.items():
+        assert_trusts_one_service(run, role, service)
+
+
+def assert_trusts_one_service(run: MockRun, role: str, service: str) -> None:
     trust = json.loads(one(run, "aws:iam/role:Role", role).inputs["assumeRolePolicy"])["Statement"]
     assert len(trust) == 1
     assert trust[0]["Principal"] == {"Service": service}
@@ -140,13 +152,16 @@ def grants_of(run: MockRun, role_name: str) -> dict[str, set[str]]:
     return actions
 
 
-def test_the_build_pushes_to_its_own_repository_only(run):
+def test_the_build_pushes_to_its_own_repository_only(dev):
+    run = dev
     grants = grants_of(run, "build-role")
     repository_arn = one(run, "aws:ecr/repository:Repository").outputs["arn"]
     assert grants["ecr:PutImage"] == {repository_arn}
     assert grants["ecr:GetAuthorizationToken"] == {"*"}
-    bucket_arn = one(run, "aws:s3/bucket:Bucket").outputs["arn"]
+    bucket_arn = one(run, "aws:s3/bucket:Bucket", "artifacts-bucket").outputs["arn"]
     assert grants["s3:PutObject"] == {bucket_arn + "/*"}
+    releases_arn = one(run, "aws:s3/bucket:Bucket", "releases-bucket").outputs["arn"]
+    assert grants["s3:GetObject"] == {bucket_arn + "/*", releases_arn + "/live/*"}  # the live contracts
     build_logs = one(run, "aws:cloudwatch/logGroup:LogGroup", "build-logs").outputs["arn"]
     assert grants["logs:PutLogEvents"] == {build_logs + ":log-stream:*"}
     assert grants["logs:DescribeLogStreams"] == {build_logs}
@@ -154,10 +169,12 @@ def test_the_build_pushes_to_its_own_repository_only(run):
 
 def test_instances_pull_and_read_but_never_push_or_write_artifacts(run):
     grants = grants_of(run, "fleet-instance-role")
-    assert "ecr:BatchGetImage" in grants
+    repository_arn = (one(run, "aws:ecr/repository:Repository").outputs["arn"] if run.stack == "dev"
+                      else upstream_outputs("us-east-1")["repositoryArn"])  # prod pulls what dev built
+    assert grants["ecr:BatchGetImage"] == {repository_arn}
     assert "ecr:PutImage" not in grants
     assert "s3:PutObject" not in grants
-    bucket_arn = one(run, "aws:s3/bucket:Bucket").outputs["arn"]
+    bucket_arn = one(run, "aws:s3/bucket:Bucket", "artifacts-bucket").outputs["arn"]
     assert grants["s3:GetObject"] == {bucket_arn + "/*", AGENT_BUCKET}
 
 
@@ -170,11 +187,15 @@ def test_aws_owned_resources_are_read_by_the_instances_and_launched_from_by_code
             assert owned == {PUBLIC_IMAGES} and name == "deployment-fleet" and entry["Action"] == ["ec2:RunInstances"]
 
 
-def test_the_pipeline_may_start_only_its_build_and_deploy_only_its_group(run):
+def test_the_pipeline_may_start_only_its_build_and_publisher_and_deploy_only_its_group(run):
     grants = grants_of(run, "pipeline-role")
-    assert grants["codebuild:StartBuild"] == {one(run, "aws:codebuild/project:Project").outputs["arn"]}
     (group_arn,) = grants["codedeploy:CreateDeployment"]
     assert group_arn.endswith(f":deploymentgroup:{run.stack_outputs['codedeployApplication']}/app-{run.stack}")
+    if run.stack == "prod":  # builds nothing, uses no GitHub connection
+        assert not [action for action in grants if action.startswith(("codebuild:", "codeconnections:"))]
+        return
+    projects = {p.outputs["arn"] for p in run.of_type("aws:codebuild/project:Project")}
+    assert len(projects) == 2 and grants["codebuild:StartBuild"] == projects
     assert grants["codeconnections:UseConnection"] == {run.stack_outputs["connectionArn"]}
 
 
@@ -187,11 +208,16 @@ def test_the_topic_key_policy_grants_cloudwatch_use_only_for_this_account(run):
     assert cloudwatch["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}}
 
 
-def test_only_the_pipeline_may_set_object_acls_and_only_on_artifacts(run):
-    """AWS's documented CodePipeline service-role policy has s3:PutObjectAcl on the artifact objects (B15)."""
-    bucket_arn = one(run, "aws:s3/bucket:Bucket").outputs["arn"]
-    assert grants_of(run, "pipeline-role")["s3:PutObjectAcl"] == {bucket_arn + "/*"}
-    for role in ("build-role", "fleet-instance-role", "deployment-role"):
+def test_only_the_pipeline_may_set_object_acls_and_only_on_what_it_writes(run):
+    """AWS's documented CodePipeline service-role policy has s3:PutObjectAcl on the artifact objects (B15), and the
+    S3 deploy action's on the objects it writes (B28)."""
+    artifacts = one(run, "aws:s3/bucket:Bucket", "artifacts-bucket").outputs["arn"]
+    releases = (one(run, "aws:s3/bucket:Bucket", "releases-bucket").outputs["arn"] if run.stack == "dev"
+                else upstream_outputs("us-east-1")["releaseBucketArn"])
+    written = {"dev": {f"{releases}/{RELEASE_KEY}", f"{releases}/{live_key('dev')}"},
+               "prod": {f"{releases}/{live_key('prod')}"}}[run.stack]
+    assert grants_of(run, "pipeline-role")["s3:PutObjectAcl"] == {artifacts + "/*"} | written
+    for role in set(COMMON_ROLES) - {"pipeline-role"} | set(ROLES[run.stack]):
         assert "s3:PutObjectAcl" not in grants_of(run, role), role
 
 

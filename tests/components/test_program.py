@@ -15,17 +15,26 @@ from ops.offline.model import STACK_TYPE
 from ops.offline.run import run_program
 from tests.components.conftest import one, policy_of
 
-COMPONENTS = {
-    "delivery:registry:ImageRegistry", "delivery:artifacts:ArtifactStore", "delivery:network:Network",
-    "delivery:fleet:AppFleet", "delivery:alarms:DeploymentAlarms", "delivery:deployment:AppDeployment",
-    "delivery:build:ImageBuild", "delivery:pipeline:DeliveryPipeline",
+COMMON = {"delivery:artifacts:ArtifactStore", "delivery:network:Network", "delivery:fleet:AppFleet",
+          "delivery:alarms:DeploymentAlarms", "delivery:deployment:AppDeployment",
+          "delivery:pipeline:DeliveryPipeline", "delivery:dashboard:AppDashboard"}
+COMPONENTS = {  # dev builds and publishes; prod takes dev's releases (Pulumi.prod.yaml promoteFrom)
+    "dev": COMMON | {"delivery:registry:ImageRegistry", "delivery:build:ImageBuild",
+                     "delivery:releases:ReleaseStore", "delivery:releases:ReleasePublisher"},
+    "prod": COMMON | {"delivery:promotion:UpstreamRelease", "delivery:promotion:ReleaseTrigger"},
 }
+COMMON_OUTPUTS = {"region", "accountId", "pipelineName", "repositoryUrl", "albUrl", "appLogGroup",
+                  "autoScalingGroupName", "codedeployApplication", "codedeployDeploymentGroup", "alarmNames",
+                  "compositeAlarmName", "notificationTopicArn", "artifactBucket", "releaseBucket", "releaseKey",
+                  "liveKey", "dashboardUrl"}
+OUTPUTS = {"dev": COMMON_OUTPUTS | {"connectionArn", "buildProjectName", "buildLogGroup", "repositoryName",
+                                    "repositoryArn", "releaseBucketArn", "promoteToAccounts", "publisherProjectName"},
+           "prod": COMMON_OUTPUTS | {"promotedFrom"}}
 
 
 class TestShape:
-    def test_both_stacks_compose_every_component(self, run):
-        types = {r.type for r in run.resources}
-        assert types >= COMPONENTS
+    def test_each_stack_composes_its_components(self, run):
+        assert {r.type for r in run.resources if r.type.startswith("delivery:")} == COMPONENTS[run.stack]
 
     def test_every_aws_resource_belongs_to_a_component_and_uses_the_tagging_provider(self, run):
         components = {r.urn for r in run.resources if r.type.startswith("delivery:")}
@@ -61,85 +70,95 @@ class TestShape:
             keys(resource.inputs, [resource.type])
 
     def test_exports_the_handles_the_operator_cli_reads(self, run):
-        expected = {"region", "pipelineName", "connectionArn", "buildProjectName", "buildLogGroup", "repositoryName",
-                    "repositoryUrl", "albUrl", "appLogGroup", "autoScalingGroupName", "codedeployApplication",
-                    "codedeployDeploymentGroup", "alarmNames", "compositeAlarmName", "notificationTopicArn",
-                    "artifactBucket"}
-        assert expected <= set(run.stack_outputs)
+        assert set(run.stack_outputs) - {"connectionNote"} == OUTPUTS[run.stack]
         assert len(run.stack_outputs["alarmNames"]) == 4
         assert run.stack_outputs["codedeployDeploymentGroup"] == f"app-{run.stack}"
         assert run.resources[0].type == STACK_TYPE and run.resources[0].outputs == run.stack_outputs
 
-    def test_a_created_connection_comes_with_a_note_to_confirm_it(self, run):
-        one(run, "aws:codeconnections/connection:Connection")
-        assert "Confirm this GitHub connection" in run.stack_outputs["connectionNote"]
+    def test_a_created_connection_comes_with_a_note_to_confirm_it(self, dev):
+        one(dev, "aws:codeconnections/connection:Connection")
+        assert "Confirm this GitHub connection" in dev.stack_outputs["connectionNote"]
 
 
 class TestImageRegistry:
-    def test_repository_is_immutable_scanned_encrypted_and_protected(self, run):
-        repo = one(run, "aws:ecr/repository:Repository")
+    """dev's registry; prod has none (tests/components/test_promotion.py)."""
+
+    def test_repository_is_immutable_scanned_encrypted_and_protected(self, dev):
+        repo = one(dev, "aws:ecr/repository:Repository")
         assert repo.inputs["imageTagMutability"] == "IMMUTABLE"
         assert repo.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
         assert repo.inputs["encryptionConfigurations"] == [{"encryptionType": "KMS"}]
         assert repo.protect is True
 
-    def test_lifecycle_keeps_release_images_and_expires_untagged_after_a_day(self, run):
-        rules = policy_of(one(run, "aws:ecr/lifecyclePolicy:LifecyclePolicy"))["rules"]
-        untagged, tagged = rules
+    def test_lifecycle_keeps_release_images_first_then_builds_and_expires_untagged_after_a_day(self, dev):
+        """A rule cannot expire an image a higher-priority rule matched (aws-behaviour B30): the release images,
+        every stack's rollback targets, are judged first, by their own count."""
+        releases, untagged, builds = policy_of(one(dev, "aws:ecr/lifecyclePolicy:LifecyclePolicy"))["rules"]
+        assert [r["rulePriority"] for r in (releases, untagged, builds)] == [1, 2, 3]
+        assert releases["selection"] == {"tagStatus": "tagged", "tagPrefixList": ["release-"],
+                                         "countType": "imageCountMoreThan", "countNumber": 30}
         assert untagged["selection"] == {"tagStatus": "untagged", "countType": "sinceImagePushed",
                                          "countUnit": "days", "countNumber": 1}
-        assert tagged["selection"]["countType"] == "imageCountMoreThan"
-        assert tagged["selection"]["countNumber"] == {"dev": 10, "prod": 30}[run.stack]
+        assert builds["selection"] == {"tagStatus": "tagged", "tagPatternList": ["*"],
+                                       "countType": "imageCountMoreThan", "countNumber": 30}
 
 
 class TestArtifactStore:
     def test_bucket_is_private_encrypted_versioned_tls_only_expiring_old_versions_and_protected(self, run):
-        bucket = one(run, "aws:s3/bucket:Bucket")
+        bucket = one(run, "aws:s3/bucket:Bucket", "artifacts-bucket")
         assert bucket.protect is True
-        block = one(run, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+        block = one(run, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "artifacts-public-access-block")
         assert all(block.inputs[k] for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
                                              "restrictPublicBuckets"))
-        sse = one(run, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+        sse = one(run, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+                  "artifacts-encryption")
         assert sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "aws:kms"}
-        versioning = one(run, "aws:s3/bucketVersioning:BucketVersioning")
+        versioning = one(run, "aws:s3/bucketVersioning:BucketVersioning", "artifacts-versioning")
         assert versioning.inputs["versioningConfiguration"] == {"status": "Enabled"}
-        lifecycle = one(run, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+        lifecycle = one(run, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+                        "artifacts-lifecycle")
         assert lifecycle.inputs["rules"][0]["noncurrentVersionExpiration"] == {
             "noncurrentDays": {"dev": 30, "prod": 90}[run.stack]}
-        deny = policy_of(one(run, "aws:s3/bucketPolicy:BucketPolicy"))["Statement"][0]
+        deny = policy_of(one(run, "aws:s3/bucketPolicy:BucketPolicy", "artifacts-tls-only"))["Statement"][0]
         assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
         assert deny["Resource"] == [bucket.outputs["arn"], bucket.outputs["arn"] + "/*"]
 
 
     def test_no_lifecycle_rule_expires_a_current_revision(self, run):
         """The live bundle is what CodeDeploy installs on new instances and rolls back to (aws-behaviour B13, B14)."""
-        lifecycle = one(run, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+        lifecycle = one(run, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+                        "artifacts-lifecycle")
         for rule in lifecycle.inputs["rules"]:
             assert "expiration" not in rule, rule
             assert "transitions" not in rule, rule  # nothing moves the bundle out of reach either
 
 
 class TestImageBuild:
-    def test_project_builds_docker_images_from_the_pipeline_with_the_app_buildspec(self, run):
-        project = one(run, "aws:codebuild/project:Project")
+    """dev builds; prod builds nothing (tests/components/test_promotion.py)."""
+
+    def test_project_builds_docker_images_from_the_pipeline_with_the_app_buildspec(self, dev):
+        run = dev
+        project = one(run, "aws:codebuild/project:Project", "build-project")
         assert project.inputs["source"] == {"type": "CODEPIPELINE", "buildspec": "app/buildspec.yml"}
         env = project.inputs["environment"]
         assert env["privilegedMode"] is True
         assert env["image"] == "aws/codebuild/amazonlinux-x86_64-standard:5.0"
         assert "LOCAL_DOCKER_LAYER_CACHE" in project.inputs["cache"]["modes"]
-        assert project.inputs["buildTimeout"] == {"dev": 20, "prod": 30}[run.stack]
+        assert project.inputs["buildTimeout"] == 20
         names = {v["name"]: v for v in env["environmentVariables"]}
-        assert set(names) == {"REPOSITORY_URI", "REPOSITORY_NAME", "AWS_ACCOUNT_ID", "APP_PORT", "APP_LOG_GROUP",
-                              "DRILL_FAILURE_RATE", "BAKE_MINUTES"}
-        assert names["BAKE_MINUTES"]["value"] == {"dev": "5", "prod": "30"}[run.stack]
+        # Nothing about how an environment runs it: the bundle it writes is deployed unchanged in every stack.
+        assert set(names) == {"REPOSITORY_URI", "REPOSITORY_NAME", "AWS_ACCOUNT_ID", "APP_PORT", "RELEASE_BUCKET",
+                              "DELIVERY_STACK", "DRILL_FAILURE_RATE"}
+        assert names["DRILL_FAILURE_RATE"]["value"] == "0"  # part of what a release is; never published above 0
         assert names["REPOSITORY_URI"]["value"] == run.stack_outputs["repositoryUrl"]
-        assert names["DRILL_FAILURE_RATE"]["value"] == "0"
+        assert names["RELEASE_BUCKET"]["value"] == run.stack_outputs["releaseBucket"]
+        assert names["DELIVERY_STACK"]["value"] == "dev"
 
-    def test_build_logs_go_to_its_own_group_with_retention(self, run):
-        project = one(run, "aws:codebuild/project:Project")
-        group = one(run, "aws:cloudwatch/logGroup:LogGroup", "build-logs")
+    def test_build_logs_go_to_its_own_group_with_retention(self, dev):
+        project = one(dev, "aws:codebuild/project:Project", "build-project")
+        group = one(dev, "aws:cloudwatch/logGroup:LogGroup", "build-logs")
         assert project.inputs["logsConfig"]["cloudwatchLogs"]["groupName"] == group.outputs["name"]
-        assert group.inputs["retentionInDays"] == {"dev": 14, "prod": 90}[run.stack]
+        assert group.inputs["retentionInDays"] == 14
 
 
 class TestAppFleet:
@@ -153,12 +172,18 @@ class TestAppFleet:
         assert template.inputs["imageId"] == "ami-0123456789abcdef0"  # from the public AL2023 SSM parameter
 
     def test_user_data_installs_docker_and_the_codedeploy_agent(self, run):
-        import base64
-
         script = base64.b64decode(one(run, "aws:ec2/launchTemplate:LaunchTemplate").inputs["userData"]).decode()
         assert "dnf install -y docker" in script
         assert "codedeploy-agent" in script
         assert "X-aws-ec2-metadata-token" in script  # IMDSv2 calls only
+
+    def test_the_environments_settings_reach_the_hooks_on_the_instance_not_in_the_bundle(self, run):
+        """The bundle is the same in every stack; each stack's instances say how to run it (app/hooks/common.sh)."""
+        script = base64.b64decode(one(run, "aws:ec2/launchTemplate:LaunchTemplate").inputs["userData"]).decode()
+        settings = script.split("cat >/etc/app/deploy.env <<'SETTINGS'\n", 1)[1].split("\nSETTINGS\n", 1)[0]
+        assert settings.splitlines() == [
+            "AWS_REGION=us-east-1", "APP_PORT=8080", f"APP_LOG_GROUP={run.stack_outputs['appLogGroup']}",
+            f"BAKE_MINUTES={ {'dev': 5, 'prod': 30}[run.stack]}"]
 
     def test_instances_take_traffic_only_from_the_load_balancer(self, run):
         groups = {g.name: g for g in run.of_type("aws:ec2/securityGroup:SecurityGroup")}
@@ -300,21 +325,23 @@ class TestDeliveryPipeline:
         pipeline = one(run, "aws:codepipeline/pipeline:Pipeline")
         return {s["name"]: s for s in pipeline.inputs["stages"]}
 
-    def test_pipeline_is_v2_and_keeps_stage_rollback_available(self, run):
+    def test_pipeline_is_v2_and_not_parallel(self, run):
         pipeline = one(run, "aws:codepipeline/pipeline:Pipeline")
         assert pipeline.inputs["pipelineType"] == "V2"
         assert pipeline.inputs["executionMode"] in ("SUPERSEDED", "QUEUED")
-        trigger = pipeline.inputs["triggers"][0]
+
+    def test_a_push_to_the_branch_starts_the_building_pipeline(self, dev):
+        trigger = one(dev, "aws:codepipeline/pipeline:Pipeline").inputs["triggers"][0]
         assert trigger["gitConfiguration"]["pushes"] == [{"branches": {"includes": ["main"]}}]
 
-    def test_stages_run_source_build_approval_deploy_in_order(self, dev, prod):
-        assert list(self.stages(dev)) == ["Source", "Build", "Deploy"]
-        assert list(self.stages(prod)) == ["Source", "Build", "Approval", "Deploy"]
+    def test_stages_run_in_order(self, dev, prod):
+        assert list(self.stages(dev)) == ["Source", "Build", "Deploy", "Publish"]
+        assert list(self.stages(prod)) == ["Source", "Approval", "Deploy", "Record"]
 
-    def test_source_is_github_through_the_connection(self, run):
-        source = self.stages(run)["Source"]["actions"][0]
+    def test_dev_builds_from_github_through_the_connection(self, dev):
+        source = self.stages(dev)["Source"]["actions"][0]
         assert source["provider"] == "CodeStarSourceConnection"
-        assert source["configuration"]["ConnectionArn"] == run.stack_outputs["connectionArn"]
+        assert source["configuration"]["ConnectionArn"] == dev.stack_outputs["connectionArn"]
         assert source["configuration"]["FullRepositoryId"] == "example-org/delivery-app"
 
     def test_the_deploy_stage_has_no_rollback_of_its_own(self, run):
@@ -338,7 +365,7 @@ class TestOptionsFromConfig:
             shutil.copy(project_root / name, folder / name)
         shutil.copytree(project_root / "components", folder / "components")
         (folder / "Pulumi.custom.yaml").write_text(
-            (project_root / "Pulumi.prod.yaml").read_text()
+            (project_root / "Pulumi.dev.yaml").read_text()
             + "  delivery:vpcId: vpc-0123abcd\n"
             + '  delivery:subnetIds: ["subnet-0123abcd", "subnet-4567ef01"]\n'
             + "  delivery:certificateArn: arn:aws:acm:us-east-1:123456789012:certificate/"

@@ -290,3 +290,32 @@ class TestEngineConfig:
 
         monkeypatch.setenv("PULUMI_CONFIG", json.dumps({"delivery:appName": "web"}))
         assert contextvars.copy_context().run(lambda: pulumi.Config("delivery").get("appName")) == "web"
+
+
+class TestPromotion:
+    """A stack that takes its releases from another (promoteFrom) builds nothing."""
+
+    def test_a_promoted_stack_needs_no_github_repository(self):
+        settings = parse(githubOwner=None, githubRepo=None, promoteFrom="example-org/delivery/dev")
+        assert settings.promote_from == "example-org/delivery/dev" and not settings.builds
+
+    def test_a_stack_without_promote_from_builds(self):
+        assert parse().builds and parse().promote_to_accounts == ()
+
+    @pytest.mark.parametrize("reference", ["dev", "delivery/dev", "org/delivery/dev/extra", "org/deli very/dev"])
+    def test_the_reference_is_organization_project_stack(self, reference):
+        assert error_of(githubOwner=None, githubRepo=None, promoteFrom=reference).startswith(
+            "config `delivery:promoteFrom` must be a stack to take releases from, as organization/project/stack")
+
+    @pytest.mark.parametrize("key", ["githubOwner", "githubBranch", "connectionArn", "buildImage",
+                                     "buildTimeoutMinutes", "keepImages", "promoteToAccounts", "drillFailureRate",
+                                     "allowDrillInProd"])
+    def test_build_settings_are_refused_rather_than_ignored(self, key):
+        values = {"githubOwner": None, "githubRepo": None, key: "x"}
+        message = error_of(promoteFrom="example-org/delivery/dev", **values)
+        assert message.startswith(f"config `delivery:{key}` has no effect in a stack that takes its releases from")
+
+    def test_accounts_to_promote_to_are_account_ids(self):
+        assert parse(promoteToAccounts='["210987654321"]').promote_to_accounts == ("210987654321",)
+        assert error_of(promoteToAccounts='["arn:aws:iam::210987654321:root"]').startswith(
+            "config `delivery:promoteToAccounts` must be a list of 12-digit AWS account ids")

@@ -87,7 +87,7 @@ def test_a_key_without_a_value_is_unset_as_under_pulumi_up(project_with):
 
 
 def test_an_octal_looking_number_fails_the_offline_run_with_its_line(project_with):
-    message = run_error(project_with(replace=("delivery:keepImages: 30", "delivery:keepImages: 030")))
-    assert message.startswith("Pulumi.edited.yaml line 21: ")
-    assert message.endswith("`delivery:keepImages: 030` is 24 to the Pulumi CLI but 30 in YAML 1.2; quote it if "
+    message = run_error(project_with(replace=("delivery:fleetSize: 3", "delivery:fleetSize: 010")))
+    assert message.startswith("Pulumi.edited.yaml line 10: ")
+    assert message.endswith("`delivery:fleetSize: 010` is 8 to the Pulumi CLI but 10 in YAML 1.2; quote it if "
                             "you mean text, or write a number in plain decimal")

@@ -148,6 +148,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
   -j, --json
   -v, --verbose
 """),
+    "state unprotect": ("pulumi state unprotect [resource-urn]... [flags]", """
+      --all
+  -s, --stack string
+  -y, --yes
+"""),
     "cancel": ("pulumi cancel [stack-name] [flags]", """
   -s, --stack string
   -y, --yes

@@ -1,0 +1,249 @@
+"""Promotion, read from the offline runs of both stacks: dev builds and publishes what baked healthy in it; prod
+(Pulumi.prod.yaml promoteFrom) deploys exactly that, and builds nothing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from components.promotion import UPSTREAM_OUTPUTS, PromotionError, check_reachable
+from components.release_publisher import SCRIPT
+from components.release_store import RELEASE_KEY, live_key
+from ops.errors import OpsError
+from ops.offline.mocks import ACCOUNT_ID, upstream_outputs
+from ops.offline.run import run_program
+from tests.components.conftest import one, policy_of
+
+OTHER_ACCOUNT = "210987654321"
+PUSH_ACTIONS = {"ecr:PutImage", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload"}
+
+
+def stages(run) -> dict:
+    return {s["name"]: s for s in one(run, "aws:codepipeline/pipeline:Pipeline").inputs["stages"]}
+
+
+def actions(run) -> list[dict]:
+    return [a for stage in stages(run).values() for a in stage["actions"]]
+
+
+def statements(run, policy_name: str) -> list[dict]:
+    return policy_of(one(run, "aws:iam/rolePolicy:RolePolicy", policy_name))["Statement"]
+
+
+class TestProdBuildsNothing:
+    def test_no_build_project_registry_or_github_connection(self, prod):
+        for type_ in ("aws:codebuild/project:Project", "aws:ecr/repository:Repository",
+                      "aws:ecr/lifecyclePolicy:LifecyclePolicy", "aws:codeconnections/connection:Connection"):
+            assert prod.of_type(type_) == [], type_
+        assert {a["category"] for a in actions(prod)} == {"Source", "Approval", "Deploy"}
+
+    def test_no_role_may_push_an_image(self, prod):
+        for policy in prod.of_type("aws:iam/rolePolicy:RolePolicy"):
+            for entry in json.loads(policy.inputs["policy"])["Statement"]:
+                assert not PUSH_ACTIONS & set(entry["Action"]), policy.name
+
+    def test_prod_reads_dev_through_a_stack_reference_and_says_so(self, prod):
+        assert prod.stack_outputs["promotedFrom"] == "example-org/delivery/dev"
+        assert prod.stack_outputs["releaseBucket"] == upstream_outputs("us-east-1")["releaseBucket"]
+
+
+class TestProdDeploysWhatDevPublished:
+    def test_the_source_is_the_published_release_not_a_branch(self, prod):
+        source = stages(prod)["Source"]["actions"][0]
+        assert (source["provider"], source["category"]) == ("S3", "Source")
+        assert source["configuration"] == {"S3Bucket": upstream_outputs("us-east-1")["releaseBucket"],
+                                           "S3ObjectKey": RELEASE_KEY, "PollForSourceChanges": "false"}
+        assert one(prod, "aws:codepipeline/pipeline:Pipeline").inputs.get("triggers", []) == []
+
+    def test_the_deployed_bundle_is_the_source_unchanged(self, prod):
+        """No action between Source and Deploy can change the bundle: there is none but the approval."""
+        source, approval, deploy, record = stages(prod).values()
+        assert source["actions"][0]["outputArtifacts"] == ["bundle"]
+        assert approval["actions"][0]["provider"] == "Manual"
+        assert deploy["actions"][0]["inputArtifacts"] == ["bundle"]
+        assert record["actions"][0]["inputArtifacts"] == ["bundle"]
+
+    def test_a_new_release_starts_the_pipeline_and_nothing_else_does(self, prod):
+        """S3's Object Created event for the release key only (B26): prod's own live record must not restart it."""
+        rule = one(prod, "aws:cloudwatch/eventRule:EventRule")
+        assert json.loads(rule.inputs["eventPattern"]) == {
+            "source": ["aws.s3"], "detail-type": ["Object Created"],
+            "detail": {"bucket": {"name": [upstream_outputs("us-east-1")["releaseBucket"]]},
+                       "object": {"key": [RELEASE_KEY]}}}
+        target = one(prod, "aws:cloudwatch/eventTarget:EventTarget")
+        pipeline = one(prod, "aws:codepipeline/pipeline:Pipeline")
+        assert target.inputs["arn"] == pipeline.outputs["arn"]
+        (grant,) = statements(prod, "pipeline-on-release-start")
+        assert grant["Action"] == ["codepipeline:StartPipelineExecution"]
+        assert grant["Resource"] == [pipeline.outputs["arn"]]
+
+    def test_instances_pull_the_release_from_devs_repository(self, prod):
+        pull = statements(prod, "fleet-pull")
+        assert pull[0]["Resource"] == [upstream_outputs("us-east-1")["repositoryArn"]]
+        assert prod.stack_outputs["repositoryUrl"] == upstream_outputs("us-east-1")["repositoryUrl"]
+
+    def test_after_its_deploy_succeeded_prod_records_the_release_it_runs(self, prod):
+        (record,) = stages(prod)["Record"]["actions"]
+        assert (record["provider"], record["category"]) == ("S3", "Deploy")
+        assert record["configuration"] == {"BucketName": upstream_outputs("us-east-1")["releaseBucket"],
+                                           "ObjectKey": live_key("prod"), "Extract": "false"}
+
+    def test_the_pipeline_reads_only_the_release_and_writes_only_its_own_live_record(self, prod):
+        bucket = upstream_outputs("us-east-1")["releaseBucketArn"]
+        grants = {entry["Sid"]: entry for entry in statements(prod, "pipeline-releases")}
+        assert grants["ReadReleases"]["Resource"] == [f"{bucket}/{RELEASE_KEY}"]
+        assert grants["RecordReleases"]["Resource"] == [f"{bucket}/{live_key('prod')}"]
+        assert grants["ReleaseBucket"]["Resource"] == [bucket]
+
+
+class TestDevPublishesWhatBakedHealthy:
+    def test_publish_runs_after_the_deploy_and_its_bake(self, dev):
+        names = list(stages(dev))
+        assert names.index("Publish") == names.index("Deploy") + 1
+        assert stages(dev)["Deploy"]["onFailure"] == {"result": "FAIL"}  # a failed deploy stops the execution
+
+    def test_the_image_is_tagged_as_a_release_before_the_release_is_written(self, dev):
+        tag, release, record = stages(dev)["Publish"]["actions"]
+        publisher = one(dev, "aws:codebuild/project:Project", "publisher-project")
+        assert (tag["name"], tag["runOrder"], tag["configuration"]) == (
+            "TagRelease", 1, {"ProjectName": publisher.outputs["name"]})
+        bucket = dev.stack_outputs["releaseBucket"]
+        assert (release["runOrder"], release["configuration"]) == (
+            2, {"BucketName": bucket, "ObjectKey": RELEASE_KEY, "Extract": "false"})
+        assert (record["runOrder"], record["configuration"]) == (
+            2, {"BucketName": bucket, "ObjectKey": live_key("dev"), "Extract": "false"})
+
+    def test_what_is_published_is_the_bundle_that_was_deployed(self, dev):
+        build, deploy = stages(dev)["Build"]["actions"][0], stages(dev)["Deploy"]["actions"][0]
+        assert build["outputArtifacts"] == deploy["inputArtifacts"] == ["bundle"]
+        assert all(a["inputArtifacts"] == ["bundle"] for a in stages(dev)["Publish"]["actions"])
+
+    def test_the_build_records_the_pipeline_execution_in_the_release(self, dev):
+        build = stages(dev)["Build"]["actions"][0]
+        assert json.loads(build["configuration"]["EnvironmentVariables"]) == [
+            {"name": "PIPELINE_EXECUTION_ID", "value": "#{codepipeline.PipelineExecutionId}", "type": "PLAINTEXT"}]
+
+    def test_the_publisher_runs_the_script_in_the_repository_and_builds_nothing(self, dev):
+        project = one(dev, "aws:codebuild/project:Project", "publisher-project")
+        assert project.inputs["environment"]["privilegedMode"] is False
+        buildspec = project.inputs["source"]["buildspec"]
+        assert SCRIPT.read_text().strip().splitlines()[-1].strip() in buildspec
+        variables = {v["name"]: v["value"] for v in project.inputs["environment"]["environmentVariables"]}
+        assert variables == {"REPOSITORY_NAME": dev.stack_outputs["repositoryName"],
+                             "RELEASE_BUCKET": dev.stack_outputs["releaseBucket"], "KEEP_RELEASES": "30",
+                             "DELIVERY_STACK": "dev"}
+
+    def test_the_publisher_may_tag_this_repository_and_read_live_records_only(self, dev):
+        grants = {entry["Sid"]: entry for entry in statements(dev, "publisher-tag")}
+        assert grants["TagReleases"]["Action"] == ["ecr:BatchGetImage", "ecr:DescribeImages", "ecr:PutImage"]
+        assert grants["TagReleases"]["Resource"] == [dev.stack_outputs["repositoryArn"]]
+        live = {entry["Sid"]: entry for entry in statements(dev, "publisher-live-records")}
+        bucket = dev.stack_outputs["releaseBucketArn"]
+        assert live["ReadLiveRecords"]["Resource"] == [f"{bucket}/live/*"]
+        assert live["ListLiveRecords"]["Condition"] == {"StringLike": {"s3:prefix": ["live/*"]}}
+
+
+class TestReleaseStore:
+    def test_versioned_private_protected_and_current_releases_never_expire(self, dev):
+        bucket = one(dev, "aws:s3/bucket:Bucket", "releases-bucket")
+        assert bucket.protect is True
+        assert one(dev, "aws:s3/bucketVersioning:BucketVersioning", "releases-versioning").inputs[
+            "versioningConfiguration"] == {"status": "Enabled"}
+        (rule,) = one(dev, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+                      "releases-lifecycle").inputs["rules"]
+        assert "expiration" not in rule and rule["noncurrentVersionExpiration"] == {"noncurrentDays": 365}
+
+    def test_encrypted_with_s3_managed_keys_that_other_accounts_can_use(self, dev):
+        """The AWS managed aws/s3 KMS key cannot be shared with another account (B33)."""
+        sse = one(dev, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+                  "releases-encryption")
+        assert sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}
+
+    def test_sends_its_events_to_eventbridge(self, dev):
+        assert one(dev, "aws:s3/bucketNotification:BucketNotification").inputs["eventbridge"] is True
+
+    def test_only_this_account_is_admitted_when_no_other_is_configured(self, dev):
+        (deny,) = policy_of(one(dev, "aws:s3/bucketPolicy:BucketPolicy", "releases-tls-only"))["Statement"]
+        assert deny["Effect"] == "Deny"
+        assert dev.of_type("aws:ecr/repositoryPolicy:RepositoryPolicy") == []
+        assert dev.of_type("aws:cloudwatch/eventRule:EventRule") == []
+
+
+def test_dev_exports_every_output_prod_reads_as_the_offline_stand_in_gives_it(dev):
+    """The offline run of prod reads dev through a stand-in (ops/offline/mocks.py upstream_outputs); it must be what
+    dev's own run exports, or prod's tests would check grants against names dev does not have."""
+    stand_in = upstream_outputs("us-east-1")
+    assert set(UPSTREAM_OUTPUTS) == set(stand_in)
+    assert {key: dev.stack_outputs[key] for key in UPSTREAM_OUTPUTS} == stand_in
+
+
+class TestReachable:
+    """check_reachable, which every value read from the upstream passes through."""
+
+    def outputs(self, **changes) -> dict:
+        return {**upstream_outputs("us-east-1"), **changes}
+
+    def test_same_region_same_account_is_fine(self):
+        check_reachable("org/delivery/dev", "us-east-1", ACCOUNT_ID, self.outputs())
+
+    def test_another_region_is_refused(self):
+        with pytest.raises(PromotionError, match="runs in eu-west-1 and this stack in us-east-1"):
+            check_reachable("org/delivery/dev", "us-east-1", ACCOUNT_ID, self.outputs(region="eu-west-1"))
+
+    def test_another_account_needs_the_upstreams_grant(self):
+        with pytest.raises(PromotionError, match=f"does not grant account {OTHER_ACCOUNT} its releases"):
+            check_reachable("org/delivery/dev", "us-east-1", OTHER_ACCOUNT, self.outputs())
+        check_reachable("org/delivery/dev", "us-east-1", OTHER_ACCOUNT,
+                        self.outputs(promoteToAccounts=[OTHER_ACCOUNT]))
+
+
+class TestCrossAccount:
+    """dev with `promoteToAccounts`: the grants a prod in another account needs, scoped to that account."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def shared(cls, tmp_path_factory, project_root):
+        folder = tmp_path_factory.mktemp("project")
+        for name in ("Pulumi.yaml", "__main__.py"):
+            shutil.copy(project_root / name, folder / name)
+        shutil.copytree(project_root / "components", folder / "components")
+        (folder / "Pulumi.shared.yaml").write_text(
+            (project_root / "Pulumi.dev.yaml").read_text() + f'  delivery:promoteToAccounts: ["{OTHER_ACCOUNT}"]\n')
+        return run_program("shared", folder)
+
+    def test_the_other_account_may_pull_release_images_only(self, shared):
+        (statement,) = policy_of(one(shared, "aws:ecr/repositoryPolicy:RepositoryPolicy"))["Statement"]
+        assert statement["Principal"] == {"AWS": [f"arn:aws:iam::{OTHER_ACCOUNT}:root"]}
+        assert statement["Action"] == ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
+                                       "ecr:GetDownloadUrlForLayer"]
+
+    def test_the_other_account_may_read_releases_and_write_live_records_only(self, shared):
+        statements_ = policy_of(one(shared, "aws:s3/bucketPolicy:BucketPolicy", "releases-tls-only"))["Statement"]
+        bucket = shared.stack_outputs["releaseBucketArn"]
+        granted = {s["Sid"]: s for s in statements_[1:]}
+        assert all(s["Principal"] == {"AWS": [f"arn:aws:iam::{OTHER_ACCOUNT}:root"]} for s in granted.values())
+        assert granted["DownstreamReadReleases"]["Resource"] == [f"{bucket}/{RELEASE_KEY}"]
+        assert granted["DownstreamRecordReleases"]["Resource"] == [f"{bucket}/live/*"]
+        assert not any(a.startswith("s3:Delete") for s in granted.values() for a in s["Action"])
+
+    def test_release_events_are_forwarded_to_the_other_accounts_default_bus(self, shared):
+        target = one(shared, "aws:cloudwatch/eventTarget:EventTarget")
+        assert target.inputs["arn"] == f"arn:aws:events:us-east-1:{OTHER_ACCOUNT}:event-bus/default"
+        (grant,) = statements(shared, f"releases-forward-{OTHER_ACCOUNT}")
+        assert (grant["Action"], grant["Resource"]) == (["events:PutEvents"], [target.inputs["arn"]])
+
+
+def test_a_promoted_stack_refuses_build_settings(tmp_path, project_root):
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(project_root / name, tmp_path / name)
+    shutil.copytree(project_root / "components", tmp_path / "components")
+    (tmp_path / "Pulumi.edited.yaml").write_text(
+        (project_root / "Pulumi.prod.yaml").read_text() + "  delivery:githubRepo: delivery-app\n")
+    with pytest.raises(OpsError) as caught:
+        run_program("edited", tmp_path)
+    assert str(caught.value) == (
+        "config `delivery:githubRepo` has no effect in a stack that takes its releases from "
+        "`example-org/delivery/dev` (`delivery:promoteFrom`): it builds nothing; remove the key, or set it on the "
+        "upstream stack")
