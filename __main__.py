@@ -5,12 +5,12 @@ another stack (`delivery:promoteFrom`) and builds nothing: prod deploys the very
 
 import pulumi
 import pulumi_aws as aws
-from components.dashboard import AppDashboard, AppDashboardArgs
 
 from components.alarms import DeploymentAlarms, DeploymentAlarmsArgs
 from components.artifacts import ArtifactStore, ArtifactStoreArgs
 from components.aws_context import lookup
 from components.build import ImageBuild, ImageBuildArgs
+from components.dashboard import AppDashboard, AppDashboardArgs
 from components.deployment import AppDeployment, AppDeploymentArgs
 from components.fleet import AppFleet, AppFleetArgs
 from components.network import Network, NetworkArgs

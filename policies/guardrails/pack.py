@@ -15,6 +15,7 @@ from guardrails import (
     iam,
     launch_template,
     network,
+    promotion,
     protection,
     s3,
     sdk,
@@ -32,6 +33,7 @@ POLICIES = [
     *launch_template.POLICIES,
     *network.POLICIES,
     *iam.POLICIES,
+    *promotion.POLICIES,
     *change.POLICIES,
 ]
 # Deserializing a stack allocates millions of short-lived, acyclic containers; with the default thresholds the

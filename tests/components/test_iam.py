@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from components.deployment import LEFT_OUT_OF_AWS_CODEDEPLOY_ROLE
 from components.iam import AWS_STAR_ONLY_ACTIONS
 from components.release_store import RELEASE_KEY, live_key
