@@ -11,7 +11,8 @@ Contract
     DIR (default: the current directory, which in CodeBuild is CODEBUILD_SRC_DIR) is the extracted bundle. Only its
     release.json is read: {"schema": 1, "commit": <40 hex>, "image": {"repository":
     "<account>.dkr.ecr.<region>.amazonaws.com/<name>", "tag": <commit>, "digest": "sha256:<64 hex>",
-    "uri": "<repository>@<digest>"}, "stack": <this stack>, ...}; other fields are not read.
+    "uri": "<repository>@<digest>"}, "stack": <this stack>, "drillFailureRate": <0 to 1>, ...}; other fields are
+    not read. A drill release (drillFailureRate above 0) is refused: it fails requests on purpose.
     Environment: REPOSITORY_NAME (the ECR repository, which must hold the image), RELEASE_BUCKET (holds live/<stack>.zip
     for each stack: the bundle it runs), KEEP_RELEASES (1-1000, the release images the lifecycle keeps),
     DELIVERY_STACK (this stack: its own live record is not a downstream's), AWS_REGION or AWS_DEFAULT_REGION (the
@@ -266,7 +267,18 @@ def validate_release(data, settings: Settings) -> Release:
         raise invalid("image.tag must be the commit and image.uri must be <image.repository>@<image.digest>")
     if data.get("stack") != settings.stack:
         raise invalid(f"stack is {shown(data.get('stack'))}, but DELIVERY_STACK is {settings.stack}")
+    refuse_a_drill(data.get("drillFailureRate"))
     return Release(commit, digest, account)
+
+
+def refuse_a_drill(rate) -> None:
+    """A drill release fails requests on purpose so that its own bake fails; one whose failures the alarms did not
+    catch must still never reach another stack."""
+    if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0 <= rate <= 1:
+        raise invalid(f"drillFailureRate must be a number from 0 to 1, got {shown(rate)}")
+    if rate > 0:
+        raise Stop(REFUSED, f"this is a drill release (it fails {rate:g} of API requests on purpose), and a drill "
+                            "release is never published; set delivery:drillFailureRate back to 0 and release again")
 
 
 def required(data: dict, key: str, pattern: re.Pattern, what: str, prefix: str = "") -> str:

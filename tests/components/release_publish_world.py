@@ -65,7 +65,7 @@ def release_document(build: Build, stack: str = STACK) -> dict:
             "image": {"repository": repository, "tag": build.commit, "digest": build.digest,
                       "uri": f"{repository}@{build.digest}"},
             "stack": stack, "buildId": f"delivery-dev-build:{build.name}", "pipelineExecutionId": f"exec-{build.name}",
-            "builtAt": "2026-12-01T10:00:00Z", "contract": "contract/openapi.json"}
+            "builtAt": "2026-12-01T10:00:00Z", "contract": "contract/openapi.json", "drillFailureRate": 0}
 
 
 def bundle_zip(files: dict[str, str]) -> bytes:

@@ -318,14 +318,29 @@ def changed(build, change) -> dict:
     (lambda d: d["image"].update(tag="latest"),
      "image.tag must be the commit and image.uri must be <image.repository>@<image.digest>"),
     (lambda d: d.update(stack="prod"), f"stack is prod, but DELIVERY_STACK is {STACK}"),
+    (lambda d: d.pop("drillFailureRate"), "drillFailureRate must be a number from 0 to 1, got null"),
+    (lambda d: d.update(drillFailureRate="0"), "drillFailureRate must be a number from 0 to 1, got 0"),
+    (lambda d: d.update(drillFailureRate=True), "drillFailureRate must be a number from 0 to 1, got true"),
 ], ids=["schema", "no-commit", "commit", "image", "digest", "other-repository", "other-region", "not-ecr", "tag",
-        "stack"])
+        "stack", "no-drill-rate", "drill-rate-text", "drill-rate-bool"])
 def test_a_malformed_release_json_is_an_input_error(delivery, change, error):
     new = delivery.build("new")
 
     outcome = delivery.publish(new, bundle=delivery.bundle(new, changed(new, change)))
 
     assert (outcome.code, outcome.out, outcome.err) == (2, [], [f"error: release.json: {error}"])
+    assert delivery.tags(new) == {new.commit}
+
+
+def test_a_drill_release_is_never_published_even_when_its_bake_passed(delivery):
+    new = delivery.build("new")
+
+    outcome = delivery.publish(new, bundle=delivery.bundle(new, changed(new, lambda d: d.update(
+        drillFailureRate=0.02))))
+
+    assert (outcome.code, outcome.out) == (1, [])
+    assert outcome.err == ["refused: this is a drill release (it fails 0.02 of API requests on purpose), and a drill "
+                           "release is never published; set delivery:drillFailureRate back to 0 and release again"]
     assert delivery.tags(new) == {new.commit}
 
 
