@@ -42,6 +42,15 @@ def stack_config_file(stack: str) -> dict:
     return json.loads((PACK_DIR / "config" / f"{stack}.json").read_text())
 
 
+def prod_config_for_dev() -> dict:
+    """prod's policy config (every guardrail mandatory, prod's thresholds), for judging what only dev has: the ECR
+    repository and its lifecycle policy and the CodeBuild projects (prod is promoted and builds nothing). The policies
+    dev's own config disables stay disabled: dev is not promoted (`promoted-stack-builds-nothing`), has no approval
+    and deploys all at once; those are judged on prod's plan."""
+    dev = stack_config_file("dev")
+    return {**stack_config_file("prod"), **{name: level for name, level in dev.items() if level == "disabled"}}
+
+
 @pytest.fixture
 def analyze(pack) -> Callable[..., Report]:
     """analyze(run, config=None, stack_outputs=None): configure the pack (default: every policy mandatory) and

@@ -1,6 +1,8 @@
 """Change guardrails against baselines made from a mock run of the program (`ops.baseline.baseline_from_run`, the
 `pulumi stack export` shape): an unchanged plan is silent; removing or renaming stateful resources, a large
-change, a dropped output and a moved health-check path are each caught, with the prod config (all mandatory)."""
+change, a dropped output and a moved health-check path are each caught, with the prod config (all mandatory).
+The ECR repository is only in dev (prod is promoted and builds nothing): its cases change dev's plan against dev's
+baseline, judged with prod's config (`prod_config_for_dev`)."""
 
 from __future__ import annotations
 
@@ -11,14 +13,23 @@ import pytest
 
 from ops.offline.model import MockRun
 
-from .conftest import UNKNOWN_STRING, edited, of_policy, stack_config_file, write_run_baseline
+from .conftest import (
+    UNKNOWN_STRING,
+    edited,
+    of_policy,
+    prod_config_for_dev,
+    stack_config_file,
+    write_run_baseline,
+)
 
 CHANGE_POLICIES = ("change-budget", "no-stateful-deletion", "outputs-kept", "public-contract-kept")
 REPO = "aws:ecr/repository:Repository"
+BUCKET = "aws:s3/bucket:Bucket"
 
 
-def with_baseline(stack: str, path) -> dict:
-    config = stack_config_file(stack)
+def with_baseline(stack: str, path, config: dict | None = None) -> dict:
+    """The stack's policy config (or `config`) with `baseline` set for every change guardrail."""
+    config = copy.deepcopy(config) if config is not None else stack_config_file(stack)
     for policy in CHANGE_POLICIES:
         entry = config.get(policy, {})
         entry = {"enforcementLevel": entry} if isinstance(entry, str) else dict(entry)
@@ -29,6 +40,15 @@ def with_baseline(stack: str, path) -> dict:
 @pytest.fixture
 def prod_baseline(policy_runs, tmp_path):
     return write_run_baseline(policy_runs["prod"], tmp_path)
+
+
+@pytest.fixture
+def dev_baseline(policy_runs, tmp_path):
+    return write_run_baseline(policy_runs["dev"], tmp_path)
+
+
+def dev_with_prod_config(baseline) -> dict:
+    return with_baseline("dev", baseline, prod_config_for_dev())
 
 
 def without(run: MockRun, type_: str) -> MockRun:
@@ -56,8 +76,8 @@ def test_an_unchanged_plan_is_silent(stack, policy_runs, analyze, tmp_path):
     assert not set(CHANGE_POLICIES) & set(report.not_applicable)
 
 
-def test_removing_the_repository_is_a_stateful_deletion(policy_runs, analyze, prod_baseline):
-    report = analyze(without(policy_runs["prod"], REPO), with_baseline("prod", prod_baseline))
+def test_removing_the_repository_is_a_stateful_deletion(policy_runs, analyze, dev_baseline):
+    report = analyze(without(policy_runs["dev"], REPO), dev_with_prod_config(dev_baseline))
 
     messages = of_policy(report, "no-stateful-deletion")
     assert len(messages) == 1 and "Repository 'registry-repo'" in messages[0] and "deleted" in messages[0]
@@ -65,16 +85,16 @@ def test_removing_the_repository_is_a_stateful_deletion(policy_runs, analyze, pr
 
 
 def test_renaming_the_repository_without_an_alias_is_a_deletion_and_the_message_suggests_the_alias(
-        policy_runs, analyze, prod_baseline):
-    report = analyze(renamed(policy_runs["prod"], REPO, "images", alias=False), with_baseline("prod", prod_baseline))
+        policy_runs, analyze, dev_baseline):
+    report = analyze(renamed(policy_runs["dev"], REPO, "images", alias=False), dev_with_prod_config(dev_baseline))
 
     messages = of_policy(report, "no-stateful-deletion")
     assert len(messages) == 1
     assert "renamed (new Repository: images)" in messages[0] and "pulumi.Alias(name='registry-repo')" in messages[0]
 
 
-def test_renaming_with_an_alias_is_a_move_not_a_deletion(policy_runs, analyze, prod_baseline):
-    report = analyze(renamed(policy_runs["prod"], REPO, "images", alias=True), with_baseline("prod", prod_baseline))
+def test_renaming_with_an_alias_is_a_move_not_a_deletion(policy_runs, analyze, dev_baseline):
+    report = analyze(renamed(policy_runs["dev"], REPO, "images", alias=True), dev_with_prod_config(dev_baseline))
 
     assert of_policy(report, "no-stateful-deletion") == []
     assert of_policy(report, "change-budget") == []
@@ -183,25 +203,33 @@ def test_an_unreadable_baseline_is_reported_not_ignored(policy_runs, analyze, tm
         assert any("not a `pulumi stack export` file" in m for m in of_policy(report, policy))
 
 
-def test_a_real_export_with_default_providers_and_secrets_is_read(policy_runs, analyze, prod_baseline):
-    document = json.loads(prod_baseline.read_text())
+@pytest.mark.parametrize(("stack", "type_", "name", "name_key"), [
+    ("prod", BUCKET, "artifacts-bucket", "bucket"),
+    ("dev", REPO, "registry-repo", "name"),
+], ids=["prod-bucket", "dev-repository"])
+def test_a_real_export_with_default_providers_and_secrets_is_read(stack, type_, name, name_key, policy_runs, analyze,
+                                                                  tmp_path):
+    baseline = write_run_baseline(policy_runs[stack], tmp_path)
+    document = json.loads(baseline.read_text())
     resources = document["deployment"]["resources"]
-    resources.insert(1, {"urn": "urn:pulumi:prod::delivery::pulumi:providers:aws::default_7_0_0", "custom": True,
+    resources.insert(1, {"urn": f"urn:pulumi:{stack}::delivery::pulumi:providers:aws::default_7_0_0", "custom": True,
                          "id": "00000000-0000-0000-0000-000000000000", "type": "pulumi:providers:aws"})
     alarm = next(r for r in resources if r["type"] == "aws:cloudwatch/metricAlarm:MetricAlarm")
     secret = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "AAABAKl..."}
     alarm["inputs"]["alarmDescription"] = alarm["outputs"]["alarmDescription"] = secret
     alarm["inputs"]["__defaults"] = ["treatMissingData"]
-    # Left over by an interrupted replacement: the old copy of a resource, and a bucket, both pending deletion.
-    repo = next(r for r in resources if r["type"] == REPO)
-    resources.append({**copy.deepcopy(repo), "delete": True, "inputs": {**repo["inputs"], "name": "old-repo"},
-                      "outputs": {**repo["outputs"], "name": "old-repo"}})
-    resources.append({"urn": "urn:pulumi:prod::delivery::aws:s3/bucket:Bucket::gone", "custom": True, "id": "gone",
-                      "type": "aws:s3/bucket:Bucket", "delete": True, "inputs": {}, "outputs": {}})
+    # Left over by an interrupted replacement: the old copy of a stateful resource (the repository, which only dev
+    # has; prod's bucket), and a bucket, both pending deletion.
+    stateful = next(r for r in resources if r["type"] == type_ and r["urn"].endswith(f"::{name}"))
+    resources.append({**copy.deepcopy(stateful), "delete": True,
+                      "inputs": {**stateful["inputs"], name_key: f"old-{name}"},
+                      "outputs": {**stateful["outputs"], name_key: f"old-{name}"}})
+    resources.append({"urn": f"urn:pulumi:{stack}::delivery::aws:s3/bucket:Bucket::gone", "custom": True,
+                      "id": "gone", "type": "aws:s3/bucket:Bucket", "delete": True, "inputs": {}, "outputs": {}})
     document["deployment"]["secrets_providers"] = {"type": "passphrase", "state": {"salt": "v1:abc"}}
     document["deployment"]["pending_operations"] = []
-    prod_baseline.write_text(json.dumps(document))
-    config = with_baseline("prod", prod_baseline)
+    baseline.write_text(json.dumps(document))
+    config = with_baseline("prod", baseline) if stack == "prod" else dev_with_prod_config(baseline)
     config["change-budget"]["budget"] = 0  # any counted change would now be a violation
 
-    assert analyze(policy_runs["prod"], config).diagnostics == []
+    assert analyze(policy_runs[stack], config).diagnostics == []

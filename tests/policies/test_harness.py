@@ -21,8 +21,8 @@ def test_the_pack_describes_itself_over_get_analyzer_info(pack):
     assert name == "delivery-guardrails"
     kinds = {p.name: p.kind for p in policies}
     assert {n for n, kind in kinds.items() if kind == "stack"} == {
-        "s3-bucket-hardened", "codedeploy-wave-size", "change-budget", "no-stateful-deletion", "outputs-kept",
-        "public-contract-kept"}
+        "s3-bucket-hardened", "codedeploy-wave-size", "promoted-stack-builds-nothing", "change-budget",
+        "no-stateful-deletion", "outputs-kept", "public-contract-kept"}
     assert {p.level for p in policies} == {"mandatory"}
 
 

@@ -1,6 +1,8 @@
 """Each resource guardrail fires, with a message that says what to fix, when one property of the real prod plan is
 made unsafe; and stays silent on the plan as the program writes it (test_stacks_pass) and on the safe variants
-here. Every case goes through the pack process over the Analyzer protocol."""
+here. What only dev builds (the ECR repository and its lifecycle policy, the CodeBuild projects; prod is promoted
+and builds nothing) is made unsafe in the dev plan and judged with prod's config (`prod_config_for_dev`). Every case
+goes through the pack process over the Analyzer protocol."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import pytest
 
 from ops.offline.model import Registration
 
-from .conftest import add_resource, child_urn, edited, of_policy, stack_config_file
+from .conftest import add_resource, child_urn, edited, of_policy, prod_config_for_dev, stack_config_file
 
 REPO = "aws:ecr/repository:Repository"
 LIFECYCLE = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
@@ -26,6 +28,15 @@ TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 SG = "aws:ec2/securityGroup:SecurityGroup"
 INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+PROMOTION = "promoted-stack-builds-nothing"
+EDITED = {
+    # only dev builds (prod is promoted): edited in dev's plan
+    REPO: ("dev", "registry-repo"), LIFECYCLE: ("dev", "registry-lifecycle"), PROJECT: ("dev", "build-project"),
+    # a bucket's settings, named: dev has two buckets, and prod could get another
+    PUBLIC_BLOCK: ("prod", "artifacts-public-access-block"), VERSIONING: ("prod", "artifacts-versioning"),
+    ENCRYPTION: ("prod", "artifacts-encryption"),
+}
+"""The stack and resource a case of that type edits; other types: the first of the type in prod's plan."""
 
 
 def setting(**values):
@@ -133,16 +144,33 @@ VIOLATIONS = [
 ]
 
 
+ALSO_TRIPS = {("iam-least-privilege", "allows * on *"): PROMOTION}
+"""Where one unsafe setting legitimately trips a second policy: `*` on `*` is also a grant to push an image, which a
+promoted stack (prod) must not have."""
+
+
+def unsafe_plan(policy_runs, type_: str, change) -> tuple:
+    """The plan with `change` made, and the config to judge it with: prod's, or for what only dev builds, dev's plan
+    with prod's config (`prod_config_for_dev`)."""
+    stack, name = EDITED.get(type_, ("prod", None))
+    config = prod_config_for_dev() if stack == "dev" else stack_config_file("prod")
+    return edited(policy_runs[stack], type_, change, name=name), config
+
+
 @pytest.mark.parametrize(("policy", "type_", "change", "fragment"), VIOLATIONS,
                          ids=[f"{case[0]}-{i}" for i, case in enumerate(VIOLATIONS)])
 def test_an_unsafe_setting_is_a_mandatory_violation_that_says_what_to_fix(policy, type_, change, fragment,
                                                                            policy_runs, analyze):
-    report = analyze(edited(policy_runs["prod"], type_, change), stack_config_file("prod"))
+    report = analyze(*unsafe_plan(policy_runs, type_, change))
 
     messages = of_policy(report, policy)
     assert any(fragment in message for message in messages), messages
     assert {d.level for d in report.diagnostics} == {"mandatory"}
-    assert {d.policy for d in report.diagnostics} == {policy}, "one unsafe setting trips one policy"
+    also = ALSO_TRIPS.get((policy, fragment))
+    assert {d.policy for d in report.diagnostics} == {policy} | ({also} if also else set()), \
+        "one unsafe setting trips one policy"
+    if also == PROMOTION:
+        assert all("statement Added allows pushing images" in m for m in of_policy(report, PROMOTION))
 
 
 def test_a_disabled_policy_stays_silent_and_an_advisory_one_does_not_block(policy_runs, analyze):
@@ -153,13 +181,19 @@ def test_a_disabled_policy_stays_silent_and_an_advisory_one_does_not_block(polic
     assert [d.level for d in report.diagnostics] == ["advisory"]
 
 
-def test_an_unprotected_repository_or_bucket_is_a_violation(policy_runs, analyze):
-    run = policy_runs["prod"]
-    for type_ in (REPO, BUCKET):
-        copy = edited(run, type_, lambda props: None)
-        next(r for r in copy.resources if r.type == type_).protect = False
+@pytest.mark.parametrize(("stack", "type_", "name"), [
+    ("dev", REPO, "registry-repo"),
+    ("dev", BUCKET, "artifacts-bucket"),
+    ("dev", BUCKET, "releases-bucket"),
+    ("prod", BUCKET, "artifacts-bucket"),
+])
+def test_an_unprotected_repository_or_bucket_is_a_violation(stack, type_, name, policy_runs, analyze):
+    copy = edited(policy_runs[stack], type_, lambda props: None, name=name)
+    next(r for r in copy.resources if r.type == type_ and r.name == name).protect = False
 
-        assert any("is not protected" in m for m in of_policy(analyze(copy), "stateful-resources-protected"))
+    messages = of_policy(analyze(copy), "stateful-resources-protected")
+
+    assert len(messages) == 1 and f"{type_} '{name}' holds state" in messages[0] and "is not protected" in messages[0]
 
 
 def test_a_bucket_without_its_settings_resources_misses_all_three(policy_runs, analyze):
@@ -183,21 +217,26 @@ def test_the_deprecated_v2_bucket_token_is_checked_too(policy_runs, analyze):
 
 
 def test_secrets_from_parameter_store_and_allowed_names_are_fine(policy_runs, analyze):
-    run = edited(policy_runs["prod"], PROJECT, env_var("DB_PASSWORD", "PARAMETER_STORE"))
-    run = edited(run, PROJECT, env_var("PUBLIC_KEY_ID", "PLAINTEXT"))
+    run = edited(policy_runs["dev"], PROJECT, env_var("DB_PASSWORD", "PARAMETER_STORE"), name="build-project")
+    run = edited(run, PROJECT, env_var("PUBLIC_KEY_ID", "PLAINTEXT"), name="build-project")
 
-    report = analyze(run, {"codebuild-no-plaintext-secrets": {"allowedNames": ["PUBLIC_KEY_ID"]}})
+    report = analyze(run, {**prod_config_for_dev(),
+                           "codebuild-no-plaintext-secrets": {"allowedNames": ["PUBLIC_KEY_ID"]}})
 
     assert report.diagnostics == []
 
 
 def test_a_digest_pinned_image_passes_even_when_digests_are_required(policy_runs, analyze):
     image = "public.ecr.aws/x/builder@sha256:" + "a" * 64
-    run = edited(policy_runs["prod"], PROJECT, nested("environment.image", image))
+    projects = [r.name for r in policy_runs["dev"].resources if r.type == PROJECT]
+    run = policy_runs["dev"]
+    for name in projects:  # the build project and the publisher
+        run = edited(run, PROJECT, nested("environment.image", image), name=name)
+    config = {**prod_config_for_dev(), "codebuild-pinned-image": {"requireDigest": True}}
 
-    assert analyze(run, {"codebuild-pinned-image": {"requireDigest": True}}).diagnostics == []
-    assert of_policy(analyze(policy_runs["prod"], {"codebuild-pinned-image": {"requireDigest": True}}),
-                     "codebuild-pinned-image")
+    assert len(projects) == 2
+    assert analyze(run, config).diagnostics == []
+    assert len(of_policy(analyze(policy_runs["dev"], config), "codebuild-pinned-image")) == len(projects)
 
 
 def test_a_host_count_config_is_judged_against_the_auto_scaling_group_min_size(policy_runs, analyze):

@@ -1,5 +1,7 @@
 """During preview some values are unknown (the engine sends a sentinel). A policy never crashes on one: it judges
-what is known, reports known violations at their level, and adds one advisory note naming what it could not judge."""
+what is known, reports known violations at their level, and adds one advisory note naming what it could not judge.
+What only dev builds (the ECR repository and lifecycle policy, the CodeBuild projects) is tried in dev's plan with
+prod's config (`prod_config_for_dev`); everything else in prod's plan."""
 
 from __future__ import annotations
 
@@ -9,7 +11,15 @@ import json
 from ops.offline.analyzer import analyze_resources
 from ops.offline.model import Registration
 
-from .conftest import UNKNOWN_STRING, add_resource, child_urn, edited, of_policy, stack_config_file
+from .conftest import (
+    UNKNOWN_STRING,
+    add_resource,
+    child_urn,
+    edited,
+    of_policy,
+    prod_config_for_dev,
+    stack_config_file,
+)
 
 REPO = "aws:ecr/repository:Repository"
 GROUP = "aws:codedeploy/deploymentGroup:DeploymentGroup"
@@ -20,7 +30,7 @@ def test_an_unknown_value_gives_an_advisory_note_not_a_crash_or_a_block(policy_r
     def unknown_scan(props):
         props["imageScanningConfiguration"]["scanOnPush"] = UNKNOWN_STRING
 
-    report = analyze(edited(policy_runs["prod"], REPO, unknown_scan), stack_config_file("prod"))
+    report = analyze(edited(policy_runs["dev"], REPO, unknown_scan, name="registry-repo"), prod_config_for_dev())
 
     notes = of_policy(report, "ecr-scan-on-push")
     assert len(notes) == 1 and "imageScanningConfiguration.scanOnPush" in notes[0]
@@ -42,16 +52,22 @@ def test_known_violations_are_still_reported_next_to_what_could_not_be_judged(po
 
 
 def test_an_unknown_policy_document_is_not_judged(policy_runs, analyze):
-    report = analyze(edited(policy_runs["prod"], ROLE_POLICY, lambda props: props.update(policy=UNKNOWN_STRING)),
-                     stack_config_file("prod"))
+    """Both policies that read IAM documents name it: least privilege, and (prod is promoted) the push grants."""
+    run = edited(policy_runs["prod"], ROLE_POLICY, lambda props: props.update(policy=UNKNOWN_STRING), name="fleet-pull")
 
-    assert [(d.policy, d.level) for d in report.diagnostics] == [("iam-least-privilege", "advisory")]
+    report = analyze(run, stack_config_file("prod"))
+
+    assert [(d.policy, d.level) for d in report.diagnostics] == [("iam-least-privilege", "advisory"),
+                                                                 ("promoted-stack-builds-nothing", "advisory")]
+    (note,) = of_policy(report, "promoted-stack-builds-nothing")
+    assert "RolePolicy 'fleet-pull' policy" in note and "during preview" in note
 
 
 def test_unknown_settings_of_a_bucket_are_named_by_the_stack_policy(policy_runs, analyze):
     versioning = "aws:s3/bucketVersioning:BucketVersioning"
     run = edited(policy_runs["prod"], versioning,
-                 lambda props: props.update(versioningConfiguration={"status": UNKNOWN_STRING}))
+                 lambda props: props.update(versioningConfiguration={"status": UNKNOWN_STRING}),
+                 name="artifacts-versioning")
 
     notes = of_policy(analyze(run, stack_config_file("prod")), "s3-bucket-hardened")
 
@@ -102,10 +118,10 @@ def test_an_unknown_count_in_a_lifecycle_policy_object_is_named_not_judged(polic
     rule = {"rulePriority": 1, "selection": {"tagStatus": "tagged", "tagPatternList": ["*"],
                                              "countType": "imageCountMoreThan", "countNumber": UNKNOWN_STRING},
             "action": {"type": "expire"}}
-    run = edited(policy_runs["prod"], "aws:ecr/lifecyclePolicy:LifecyclePolicy",
-                 lambda props: props.update(policy={"rules": [rule]}))
+    run = edited(policy_runs["dev"], "aws:ecr/lifecyclePolicy:LifecyclePolicy",
+                 lambda props: props.update(policy={"rules": [rule]}), name="registry-lifecycle")
 
-    notes = of_policy(analyze(run, stack_config_file("prod")), "ecr-lifecycle-keeps-rollback-targets")
+    notes = of_policy(analyze(run, prod_config_for_dev()), "ecr-lifecycle-keeps-rollback-targets")
 
     assert len(notes) == 1 and "policy.rules[0].selection" in notes[0] and "during preview" in notes[0]
 
@@ -139,17 +155,22 @@ def _with_unknown(inputs: dict, path: tuple) -> dict:
 
 
 def test_no_single_unknown_anywhere_in_the_plan_crashes_a_guardrail_or_becomes_a_violation(policy_runs, pack):
-    """Each value of each judged resource of the prod plan made unknown in turn (policy documents as objects, so
-    the unknown can sit inside a statement): the pack answers, and only with advisory notes."""
-    levels = {name: level for name, (level, _) in pack.configure(stack_config_file("prod")).items()}
-    tried = 0
-    for resource in (r for r in policy_runs["prod"].resources if r.type in JUDGED_TYPES):
-        inputs = {key: json.loads(value) if key in ("policy", "assumeRolePolicy") and isinstance(value, str) else value
-                  for key, value in resource.inputs.items()}
-        for path in _paths(inputs):
-            variant = copy.deepcopy(resource)
-            variant.inputs = _with_unknown(inputs, path)
-            report = analyze_resources(pack, [variant], None, levels)
-            tried += 1
-            assert {d.level for d in report.diagnostics} <= {"advisory"}, (resource.name, path, report.diagnostics)
-    assert tried > 500
+    """Each value of each judged resource of the prod plan, and of the dev plan (where the ECR repository, its
+    lifecycle policy and the CodeBuild projects are), made unknown in turn (policy documents as objects, so the
+    unknown can sit inside a statement), judged with prod's config: the pack answers, and only with advisory notes."""
+    tried: dict[tuple[str, str], int] = {}
+    for stack, config in (("prod", stack_config_file("prod")), ("dev", prod_config_for_dev())):
+        levels = {name: level for name, (level, _) in pack.configure(config).items()}
+        for resource in (r for r in policy_runs[stack].resources if r.type in JUDGED_TYPES):
+            inputs = {key: json.loads(value) if key in ("policy", "assumeRolePolicy") and isinstance(value, str)
+                      else value for key, value in resource.inputs.items()}
+            for path in _paths(inputs):
+                variant = copy.deepcopy(resource)
+                variant.inputs = _with_unknown(inputs, path)
+                report = analyze_resources(pack, [variant], None, levels)
+                tried[stack, resource.type] = tried.get((stack, resource.type), 0) + 1
+                assert {d.level for d in report.diagnostics} <= {"advisory"}, (stack, resource.name, path,
+                                                                               report.diagnostics)
+    assert sum(count for (stack, _), count in tried.items() if stack == "prod") > 500
+    assert {("dev", "aws:ecr/repository:Repository"), ("dev", "aws:ecr/lifecyclePolicy:LifecyclePolicy"),
+            ("dev", "aws:codebuild/project:Project")} <= set(tried)
