@@ -37,6 +37,7 @@ class Command:
 COMMANDS: dict[str, Command] = {
     "diagnose": Command("explain why the latest deployment is failing, and what to do next", "ops.diagnose"),
     "history": Command("list the stack's updates, newest first", "ops.history"),
+    "releases": Command("list the releases, newest first: where each is live, what it did here", "ops.releases"),
     "rollback": Command("roll back the app (CodeDeploy) or the stack (Pulumi)", "ops.rollback"),
     "check": Command("run the policy packs offline against the planned stack", "ops.check"),
 }

@@ -84,4 +84,5 @@ def resolve_handles(args: argparse.Namespace) -> Handles:
         deployment_group=args.deployment_group or outputs.get("codedeployDeploymentGroup"),
         alarms=alarms,
         log_lines=args.log_lines,
+        dashboard_url=str(outputs["dashboardUrl"]) if outputs.get("dashboardUrl") else None,
     )

@@ -76,6 +76,7 @@ class Diagnosis:
     changes: dict | None = None
     next_step: str = ""
     gaps: list[str] = field(default_factory=list)
+    dashboard_url: str | None = None
 
     @property
     def exit_code(self) -> int:
@@ -84,7 +85,8 @@ class Diagnosis:
 
 def diagnose(findings: Findings, handles: Handles) -> Diagnosis:
     latest = findings.latest
-    result = Diagnosis(pipeline=handles.pipeline, status="unknown", verdict="", gaps=list(findings.gaps))
+    result = Diagnosis(pipeline=handles.pipeline, status="unknown", verdict="", gaps=list(findings.gaps),
+                       dashboard_url=handles.dashboard_url)
     if latest is None:
         result.status, result.verdict = "never_run", f"Pipeline {handles.pipeline} has never run"
         result.next_step = f"Release a change: aws codepipeline start-pipeline-execution --name {handles.pipeline}"

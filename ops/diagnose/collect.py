@@ -39,6 +39,7 @@ class Handles:
     deployment_group: str | None = None
     alarms: list[str] = field(default_factory=list)
     log_lines: int = 50
+    dashboard_url: str | None = None  # the stack output dashboardUrl, shown with the diagnosis (older stacks: none)
 
 
 @dataclass

@@ -10,6 +10,7 @@ from pathlib import Path
 from ops.aws import utc_iso
 from ops.diagnose.advice import title
 from ops.diagnose.classify import Diagnosis
+from ops.errors import printable
 
 SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).with_name("schema.json")
@@ -35,6 +36,7 @@ def as_document(diagnosis: Diagnosis) -> dict:
         "next_step": diagnosis.next_step,
         "gaps": diagnosis.gaps,
         "exit_code": diagnosis.exit_code,
+        **({"dashboardUrl": diagnosis.dashboard_url} if diagnosis.dashboard_url else {}),
     }
 
 
@@ -60,6 +62,8 @@ def error_document(pipeline: str | None, message: str) -> str:
 def as_text(diagnosis: Diagnosis) -> str:
     lines = [diagnosis.verdict, ""]
     lines += _facts(diagnosis)
+    if diagnosis.dashboard_url:
+        lines += ["", f"Dashboard: {printable(diagnosis.dashboard_url)}"]
     if diagnosis.evidence:
         lines += ["", "evidence:"]
         for item in diagnosis.evidence:
@@ -79,6 +83,8 @@ def as_text(diagnosis: Diagnosis) -> str:
 def as_markdown(diagnosis: Diagnosis) -> str:
     lines = [f"### Pipeline `{diagnosis.pipeline}`: {diagnosis.status}", "", f"**{diagnosis.verdict}**", ""]
     lines += [f"- {fact.strip()}" for fact in _facts(diagnosis)]
+    if diagnosis.dashboard_url:
+        lines += ["", f"Dashboard: {printable(diagnosis.dashboard_url)}"]
     if diagnosis.evidence:
         lines += ["", "#### Evidence", ""]
         for item in diagnosis.evidence:
