@@ -26,7 +26,11 @@ def test_the_clean_stacks_pass_and_the_output_is_an_offline_preview(capsys, stac
 
     assert code == 0
     assert "Policies: no violations." in out
-    assert "delivery:registry:ImageRegistry registry" in out and "aws:ecr/repository:Repository" in out
+    # dev builds; prod takes dev's releases and has no registry of its own (README, Promotion)
+    component = {"dev": "delivery:registry:ImageRegistry registry",
+                 "prod": "delivery:promotion:UpstreamRelease upstream"}[stack]
+    assert component in out and "aws:codepipeline/pipeline:Pipeline" in out
+    assert ("aws:ecr/repository:Repository" in out) == (stack == "dev")
     assert "[not applicable] change-budget: no baseline configured" in out
     assert "running the program for stack" in err  # progress goes to stderr
 
@@ -40,22 +44,26 @@ def test_json_output_is_stable_and_complete(capsys):
     document = json.loads(first)
     assert set(document) == {"project", "stack", "baseline", "resources", "policies", "violations", "notApplicable",
                              "mandatoryViolations", "advisoryViolations"}
-    assert document["resources"]["byType"]["aws:ecr/repository:Repository"] == 1
+    assert document["resources"]["byType"]["aws:codepipeline/pipeline:Pipeline"] == 1
+    assert "aws:ecr/repository:Repository" not in document["resources"]["byType"]
     assert document["policies"]["change-budget"] == {"kind": "stack", "level": "mandatory"}
+    assert document["policies"]["promoted-stack-builds-nothing"] == {"kind": "stack", "level": "mandatory"}
     assert document["violations"] == [] and document["mandatoryViolations"] == 0
 
 
 def test_a_mandatory_violation_exits_1_and_is_listed_under_its_policy(capsys, tmp_path):
     strict = tmp_path / "strict.json"
-    strict.write_text(json.dumps({"all": "mandatory",
+    strict.write_text(json.dumps({"all": "mandatory", "promoted-stack-builds-nothing": "disabled",
+                                  "codepipeline-approval-before-deploy": "disabled",
+                                  "codedeploy-wave-size": "disabled",
                                   "ecr-lifecycle-keeps-rollback-targets": {"minTaggedImages": 100}}))
 
-    code, out, _ = check(capsys, "-s", "prod", "--policy-config", str(strict))
+    code, out, _ = check(capsys, "-s", "dev", "--policy-config", str(strict))
 
     assert code == 1
-    assert "Policy violations: 1 mandatory, 0 advisory" in out
-    assert "[mandatory] ecr-lifecycle-keeps-rollback-targets (1)" in out
-    assert "keeps only 30 tagged images; keep at least 100" in out
+    assert "Policy violations: 2 mandatory, 0 advisory" in out  # the release rule and the builds rule
+    assert "[mandatory] ecr-lifecycle-keeps-rollback-targets (2)" in out
+    assert "rule 1 keeps only 30 tagged images; keep at least 100" in out
 
 
 def test_a_baseline_missing_from_the_plan_is_caught_in_prod_and_only_advised_in_dev(capsys, tmp_path, project_root):

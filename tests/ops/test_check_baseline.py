@@ -30,11 +30,11 @@ def test_a_run_becomes_a_version_3_stack_export(prod_run):
 
 def test_exported_resources_keep_what_the_change_guardrails_read(prod_run):
     resources = {r["urn"]: r for r in baseline_from_run(prod_run)["deployment"]["resources"]}
-    repository = next(r for r in resources.values() if r["type"] == "aws:ecr/repository:Repository")
-    component = next(r for r in resources.values() if r["type"] == "delivery:registry:ImageRegistry")
+    repository = next(r for r in resources.values() if r["type"] == "aws:s3/bucket:Bucket")
+    component = next(r for r in resources.values() if r["type"] == "delivery:artifacts:ArtifactStore")
 
     assert repository["protect"] is True and repository["custom"] is True
-    assert repository["inputs"]["imageTagMutability"] == "IMMUTABLE" and repository["id"]
+    assert repository["inputs"]["forceDestroy"] is False and repository["id"]
     assert repository["parent"] == component["urn"] and repository["provider"].startswith("urn:pulumi:")
     assert component["custom"] is False and "id" not in component and "protect" not in component
 
