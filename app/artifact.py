@@ -1,8 +1,15 @@
-"""`python -m app.artifact`: write the deployment's inputs into the CodeDeploy bundle, after the image is pushed.
+"""`python -m app.artifact`: write the release's records into the CodeDeploy bundle, after the image is pushed.
+
+The bundle is built once, by the stack that builds (dev), and the same bundle is deployed by every stack it is
+promoted to, so nothing in it depends on the environment it runs in (the instances' own settings are in
+/etc/app/deploy.env, written by their boot script):
 
 - image.json: {repository, tag, digest, uri}, where uri is repository@digest: hooks pull by digest only.
-- deploy.env: the settings the hooks need on the instance (region, port, log group, drill rate, bake minutes), as
-  shell assignments that `source` reads. CodeDeploy hooks do not see CodeBuild's environment, so it travels here.
+- release.json: what the release is and where it came from, for audits and for the live contract gate:
+  {schema, commit, image, stack, buildId, pipelineExecutionId, builtAt, contract, drillFailureRate}. The drill rate
+  belongs to the release, not to an environment: rolling a drill release back must end the drill.
+- contract/openapi.json: the OpenAPI document this release serves (what `python -m app.contract check` generates),
+  which `python -m app.contract live` compares later builds with while this release is live.
 """
 
 from __future__ import annotations
@@ -10,18 +17,26 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import shlex
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from app.settings import SettingsError, parse_drill_rate, parse_port
+from app.contract.gate import service_document, write_contract
+from app.settings import SettingsError, parse_drill_rate
 
 REPOSITORY_URI = re.compile(r"^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9][a-z0-9._/-]*$")
 GIT_SHA = re.compile(r"^[0-9a-f]{40}$")
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
-LOG_GROUP = re.compile(r"^[A-Za-z0-9_./#-]{1,512}$")
-MAX_BAKE_MINUTES = 55  # the AfterAllowTraffic hook that bakes must end within AWS's 3600 s hook limit
+# A Pulumi stack name (letters, digits, hyphens, underscores, periods), starting with a letter or digit.
+STACK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+# CodeBuild's build ID is <project name>:<build UUID>; the project name pattern is CodeBuild's (ProjectName).
+BUILD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{1,149}:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+PIPELINE_EXECUTION_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")  # CodePipeline's
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+RELEASE_SCHEMA = 1
+RELEASE_RECORD = "release.json"
+CONTRACT_MEMBER = "contract/openapi.json"
 
 
 class ArtifactError(ValueError):
@@ -41,57 +56,75 @@ def image_reference(repository_uri: str, tag: str, digest: str) -> dict[str, str
     return {"repository": repository_uri, "tag": tag, "digest": digest, "uri": f"{repository_uri}@{digest}"}
 
 
-def parse_bake_minutes(value: str) -> str:
-    text = value.strip()
-    if not text.isdigit() or not 1 <= int(text) <= MAX_BAKE_MINUTES:
-        raise ArtifactError(f"the bake time (BAKE_MINUTES) must be whole minutes from 1 to {MAX_BAKE_MINUTES}, "
-                            f"got {value!r}.")
-    return str(int(text))
-
-
-def deploy_settings(region: str, port: str, log_group: str, drill_failure_rate: str,
-                    bake_minutes: str = "30") -> dict[str, str]:
-    _require(REGION, region, "the AWS region", "us-east-1")
-    _require(LOG_GROUP, log_group, "the log group (APP_LOG_GROUP)", "/app/containers")
+def parse_built_at(value: str) -> str:
     try:
-        parse_port(port)
-        parse_drill_rate(drill_failure_rate)
+        datetime.strptime(value, TIMESTAMP_FORMAT)
+    except ValueError:
+        raise ArtifactError(f"the build time (--built-at) must be UTC like 2026-11-26T12:00:00Z, "
+                            f"got {value!r}.") from None
+    return value
+
+
+def drill_rate(value: str) -> float:
+    try:
+        return parse_drill_rate(value)
     except SettingsError as err:
         raise ArtifactError(str(err)) from None
-    return {"AWS_REGION": region, "APP_PORT": port.strip(), "APP_LOG_GROUP": log_group,
-            "DRILL_FAILURE_RATE": drill_failure_rate.strip() or "0", "BAKE_MINUTES": parse_bake_minutes(bake_minutes)}
 
 
-def write_bundle_inputs(out: Path, image: dict[str, str], settings: dict[str, str]) -> None:
-    out.mkdir(parents=True, exist_ok=True)
+def release_record(image: dict[str, str], stack: str, build_id: str, pipeline_execution_id: str,
+                   built_at: str, drill_failure_rate: str = "0") -> dict[str, Any]:
+    """release.json: the commit (the image's tag), the image by digest, which build of which stack made it, and the
+    share of API requests it fails on purpose (the rollback drill; 0 for a real release)."""
+    _require(STACK, stack, "the building stack (DELIVERY_STACK)", "dev (letters, digits, '-', '_', '.')")
+    _require(BUILD_ID, build_id, "the build ID (CODEBUILD_BUILD_ID)", "<project>:<build uuid>")
+    if pipeline_execution_id:  # empty when the build was started outside a pipeline
+        _require(PIPELINE_EXECUTION_ID, pipeline_execution_id, "the pipeline execution ID (PIPELINE_EXECUTION_ID)",
+                 "a lowercase UUID, or empty outside a pipeline")
+    return {"schema": RELEASE_SCHEMA, "commit": image["tag"], "image": image, "stack": stack, "buildId": build_id,
+            "pipelineExecutionId": pipeline_execution_id, "builtAt": parse_built_at(built_at),
+            "contract": CONTRACT_MEMBER, "drillFailureRate": drill_rate(drill_failure_rate)}
+
+
+def write_bundle_inputs(out: Path, image: dict[str, str], release: dict[str, Any], contract: dict[str, Any]) -> None:
+    (out / Path(CONTRACT_MEMBER).parent).mkdir(parents=True, exist_ok=True)
     (out / "image.json").write_text(json.dumps(image, indent=2) + "\n", encoding="utf-8")
-    lines = [f"{key}={shlex.quote(value)}" for key, value in settings.items()]
-    (out / "deploy.env").write_text("# Written by app/artifact.py at build time; read by the hooks.\n"
-                                    + "\n".join(lines) + "\n", encoding="utf-8")
+    (out / RELEASE_RECORD).write_text(json.dumps(release, indent=2) + "\n", encoding="utf-8")
+    write_contract(out / CONTRACT_MEMBER, contract)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app.artifact", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True, help="the bundle directory")
-    parser.add_argument("--repository-uri", required=True)
-    parser.add_argument("--tag", required=True)
-    parser.add_argument("--digest", required=True)
-    parser.add_argument("--region", required=True)
-    parser.add_argument("--port", default="8080")
-    parser.add_argument("--log-group", required=True)
-    parser.add_argument("--drill-failure-rate", default="0")
-    parser.add_argument("--bake-minutes", default="30", help="how long the last wave bakes under the alarms")
+    parser.add_argument("--repository-uri", required=True, help="the ECR repository the image was pushed to")
+    parser.add_argument("--commit", required=True, help="the git commit: the release's, and the image's tag")
+    parser.add_argument("--digest", required=True, help="the digest the registry holds for the tag")
+    parser.add_argument("--stack", required=True, help="the stack whose pipeline builds the release")
+    parser.add_argument("--build-id", required=True, help="CodeBuild's ID of this build")
+    parser.add_argument("--pipeline-execution-id", default="",
+                        help="the pipeline execution that started the build (empty outside a pipeline)")
+    parser.add_argument("--built-at", default=None, help="UTC, YYYY-MM-DDTHH:MM:SSZ (default: now)")
+    parser.add_argument("--drill-failure-rate", default="0",
+                        help="the rollback drill: the share of API requests this release fails (default: 0, off)")
     args = parser.parse_args(argv)
+    built_at = args.built_at if args.built_at is not None else datetime.now(UTC).strftime(TIMESTAMP_FORMAT)
     try:
-        image = image_reference(args.repository_uri, args.tag, args.digest)
-        settings = deploy_settings(args.region, args.port, args.log_group, args.drill_failure_rate,
-                                   args.bake_minutes)
+        image = image_reference(args.repository_uri, args.commit, args.digest)
+        release = release_record(image, args.stack, args.build_id, args.pipeline_execution_id, built_at,
+                                 args.drill_failure_rate)
     except ArtifactError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    write_bundle_inputs(args.out, image, settings)
-    print(f"wrote {args.out / 'image.json'} ({image['uri']}) and {args.out / 'deploy.env'}")
+    try:
+        write_bundle_inputs(args.out, image, release, service_document())
+    except OSError as err:
+        print(f"error: cannot write the bundle's records into {args.out}: {err.strerror or err}.", file=sys.stderr)
+        return 2
+    rate = release["drillFailureRate"]
+    drill = f"; a drill: it fails {rate:g} of API requests" if rate else ""
+    print(f"wrote {args.out / 'image.json'} ({image['uri']}), {args.out / RELEASE_RECORD} (commit {image['tag']}, "
+          f"built by {release['stack']}{drill}) and {args.out / CONTRACT_MEMBER}")
     return 0
 
 

@@ -1,4 +1,5 @@
-"""The gate's two operations, check and accept, on the committed contract (rules in app/contract/compat.py)."""
+"""The committed contract's operations, check and accept, and diff of two files (rules in app/contract/compat.py).
+The live gate, against the contracts of the releases that are live, is app/contract/live.py."""
 
 from __future__ import annotations
 
@@ -27,13 +28,22 @@ def service_document() -> dict[str, Any]:
 
 def load_contract(path: Path) -> dict[str, Any]:
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ContractError(f"{_shown(path)} does not exist; create it with `python -m app.contract accept`") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+    except OSError as err:
         raise ContractError(f"{_shown(path)} is not readable JSON ({err})") from None
+    return parse_contract(data, _shown(path))
+
+
+def parse_contract(data: bytes, shown: str) -> dict[str, Any]:
+    """A contract from its bytes (a file's, or a release bundle's member); `shown` names it in errors."""
+    try:
+        document = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ContractError(f"{shown} is not readable JSON ({err})") from None
     if not isinstance(document, dict) or "openapi" not in document or not isinstance(document.get("paths"), dict):
-        raise ContractError(f"{_shown(path)} is not an OpenAPI document (it needs 'openapi' and 'paths')")
+        raise ContractError(f"{shown} is not an OpenAPI document (it needs 'openapi' and 'paths')")
     return document
 
 
@@ -81,9 +91,9 @@ def check(path: Path) -> int:
     _print_changes("non-breaking changes", others)
     if breaking:
         print(f"contract check FAILED: {len(breaking)} breaking change(s) against {_shown(path)}. "
-              "Keep the old behaviour (or add a new version, /api/v2/...), or, if every client is ready, "
-              "accept it deliberately with "
-              "`python -m app.contract accept --allow-breaking`.", file=sys.stderr)
+              "Keep the old behaviour, or serve the change under a new versioned path (/api/v2/...) next to the old "
+              "one. `python -m app.contract accept --allow-breaking` records it in the committed file only: the live "
+              "gate still fails the build while a live release serves the old API.", file=sys.stderr)
         return EXIT_BREAKING
     if others:
         print(f"contract check passed; record the additions with `python -m app.contract accept` ({_shown(path)}).")
@@ -98,11 +108,16 @@ def accept(path: Path, allow_breaking: bool) -> int:
     breaking = [c for c in changes if c.breaking]
     if breaking and not allow_breaking:
         _print_changes("breaking changes", breaking)
-        print(f"not accepted: {len(breaking)} breaking change(s); pass --allow-breaking to accept them anyway.",
-              file=sys.stderr)
+        print(f"not accepted: {len(breaking)} breaking change(s); pass --allow-breaking to record them in the "
+              "committed file anyway (the live gate, python -m app.contract live, still refuses them while a live "
+              "release serves the old API).", file=sys.stderr)
         return EXIT_BREAKING
     _print_changes("accepted breaking changes", breaking)
     _print_changes("accepted non-breaking changes", [c for c in changes if not c.breaking])
     write_contract(path, document)
     print(f"wrote {_shown(path)}; commit it with the change that needed it.")
+    if breaking:
+        print("the breaking changes are recorded in the committed file only: the live gate (python -m app.contract "
+              "live) compares the service with every live release and still fails the build while one serves the "
+              "old API.")
     return EXIT_OK

@@ -1,22 +1,22 @@
 #!/usr/bin/env bash
 # AfterAllowTraffic: the bake. CodeDeploy runs it after registering this instance with the target group again.
 # On the last wave of a release (no instance of the deployment still pending), it keeps the deployment in progress
-# for BAKE_MINUTES while CodeDeploy watches the deployment group's alarms: an alarm stops the deployment and
-# CodeDeploy rolls it back (docs/aws-behaviour.md, B4, B5). It ends early as soon as the deployment is no longer in
-# progress, so a rollback never waits for it. Earlier waves return at once (CodeDeploy's zonal monitor covers the
-# time between zones), and so do the deployments Auto Scaling starts for new instances, CodeDeploy's own
-# rollbacks and `python -m ops rollback app` (its description starts with "ops rollback app:").
+# for BAKE_MINUTES (from the instance's deploy.env) while CodeDeploy watches the deployment group's alarms: an
+# alarm stops the deployment and CodeDeploy rolls it back (docs/aws-behaviour.md, B4, B5). It ends early as soon
+# as the deployment is no longer in progress, so a rollback never waits for it. Earlier waves return at once
+# (CodeDeploy's zonal monitor covers the time between zones), and so do the deployments Auto Scaling starts for new
+# instances, CodeDeploy's own rollbacks and `python -m ops rollback app` (its description starts with
+# "ops rollback app:").
 set -euo pipefail
 HOOK=AfterAllowTraffic
 # shellcheck source=app/hooks/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 HOOK_BAKE_POLL_SECONDS="${HOOK_BAKE_POLL_SECONDS:-30}"
-# The bake's length; BAKE_MINUTES from the bundle unless HOOK_BAKE_SECONDS overrides it (as the other HOOK_* do).
 [[ "$HOOK_BAKE_POLL_SECONDS" =~ ^[0-9]+([.][0-9]+)?$ ]] \
   || fail "HOOK_BAKE_POLL_SECONDS must be seconds, got '$HOOK_BAKE_POLL_SECONDS'"
-load_deploy_env
-[[ "${BAKE_MINUTES:-}" =~ ^[0-9]+$ ]] || fail "deploy.env sets no whole BAKE_MINUTES (got '${BAKE_MINUTES:-}')"
+load_deploy_env  # checks BAKE_MINUTES: whole minutes from 1 to MAX_BAKE_MINUTES
+# The bake's length: this instance's BAKE_MINUTES, unless HOOK_BAKE_SECONDS overrides it (as the other HOOK_* do).
 HOOK_BAKE_SECONDS="${HOOK_BAKE_SECONDS:-$((BAKE_MINUTES * 60))}"
 [[ "$HOOK_BAKE_SECONDS" =~ ^[0-9]+$ ]] || fail "HOOK_BAKE_SECONDS must be whole seconds, got '$HOOK_BAKE_SECONDS'"
 [[ -n "${DEPLOYMENT_ID:-}" ]] || fail "DEPLOYMENT_ID is not set (CodeDeploy's agent sets it for every hook)"

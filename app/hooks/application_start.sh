@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# ApplicationStart: run the pulled image (by digest) with a restart policy, the app port published, the build's
-# identity and the deployment's settings in its environment, and its logs sent to CloudWatch Logs.
+# ApplicationStart: run the pulled image (by digest) with a restart policy, the app port published, the instance's
+# settings and the release's drill rate in its environment, and its logs sent to CloudWatch Logs.
 set -euo pipefail
 HOOK=ApplicationStart
 # shellcheck source=app/hooks/common.sh
@@ -8,6 +8,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 load_deploy_env
 read_image
+read_release
 HOOK_LOG_STREAM_PREFIX="${HOOK_LOG_STREAM_PREFIX:-$HOSTNAME}"  # a log stream per instance and container
 
 if [[ -n "$(container_id)" ]]; then  # a retried hook, or a container ApplicationStop did not know about

@@ -1,24 +1,34 @@
-"""Fixtures for the app's tests: the real service over HTTP on 127.0.0.1, and stand-in `docker`/`aws`
-executables. Part of the template: they need nothing outside app/, and run from the root of the repository that
-holds app/ (this project, or a team's app repository made from the template)."""
+"""Fixtures for the app's tests: the real service over HTTP on 127.0.0.1, stand-in `docker`/`aws` executables, an
+instance's /etc/app/deploy.env, and AWS as a moto server on 127.0.0.1. Part of the template: they need nothing
+outside app/, and run from the root of the repository that holds app/ (this project, or a team's app repository
+made from the template)."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import boto3
 import httpx
 import pytest
+
+from app.artifact import image_reference, release_record, write_bundle_inputs
+from app.contract.gate import service_document
 
 APP = Path(__file__).resolve().parent.parent  # the app package: the template
 ROOT = APP.parent  # the repository's root, where CodeBuild runs the buildspec
@@ -26,6 +36,9 @@ DIGEST = "sha256:" + "ab" * 32
 OTHER_DIGEST = "sha256:" + "cd" * 32
 GIT_SHA = "0123456789abcdef0123456789abcdef01234567"
 REPOSITORY_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/app-abc123"
+BUILD_ID = "delivery-dev-build:8f14e45f-ceea-467f-a8f5-b1c2d3e4f5a6"
+PIPELINE_EXECUTION_ID = "3c59dc04-8f1e-4d2b-9a6e-0b7c1d2e3f40"
+BUILT_AT = "2026-11-26T12:00:00Z"
 STARTUP_SECONDS = 15
 
 
@@ -214,26 +227,147 @@ def standins(tmp_path: Path) -> StandIns:
 
 @pytest.fixture
 def bundle(tmp_path: Path) -> Callable[..., Path]:
-    """A CodeDeploy bundle as the build assembles it: appspec.yml, hooks/, and inputs written by app.artifact."""
+    """A CodeDeploy bundle as the build assembles it: appspec.yml, hooks/, and the records app.artifact writes."""
 
-    def make(digest: str = DIGEST, port: int = 8080, drill: str = "0", log_group: str = "/app/containers",
-             bake_minutes: int = 30) -> Path:
+    def make(digest: str = DIGEST, repository_uri: str = REPOSITORY_URI, drill: str = "0") -> Path:
         root = tmp_path / "bundle"
         shutil.rmtree(root, ignore_errors=True)
         shutil.copytree(APP / "hooks", root / "hooks")
         shutil.copy(APP / "appspec.yml", root / "appspec.yml")
         subprocess.run(
-            [sys.executable, "-m", "app.artifact", "--out", str(root), "--repository-uri", REPOSITORY_URI,
-             "--tag", GIT_SHA, "--digest", digest, "--region", "us-east-1", "--port", str(port),
-             "--log-group", log_group, "--drill-failure-rate", drill,
-             "--bake-minutes", str(bake_minutes)],
+            [sys.executable, "-m", "app.artifact", "--out", str(root), "--repository-uri", repository_uri,
+             "--commit", GIT_SHA, "--digest", digest, "--stack", "dev", "--build-id", BUILD_ID,
+             "--pipeline-execution-id", PIPELINE_EXECUTION_ID, "--built-at", BUILT_AT, "--drill-failure-rate", drill],
             cwd=ROOT, check=True, capture_output=True)
         return root
 
     return make
 
 
+@dataclass
+class Instance:
+    """An EC2 instance as the hooks see it: the stand-ins first on PATH, and the deploy.env its boot script writes
+    (at HOOK_DEPLOY_ENV instead of /etc/app/deploy.env)."""
+
+    deploy_env: Path
+    base_env: dict[str, str]
+
+    def env(self, port: int = 8080, log_group: str = "/app/containers", bake_minutes: int = 30,
+            region: str = "us-east-1", **extra: str) -> dict[str, str]:
+        """The hook's environment, after writing deploy.env with these settings as the boot script does:
+        shell-quoted KEY=value lines. `extra` adds variables (HOOK_*, DEPLOYMENT_ID, STANDIN_*)."""
+        settings = {"AWS_REGION": region, "APP_PORT": str(port), "APP_LOG_GROUP": log_group,
+                    "BAKE_MINUTES": str(bake_minutes)}
+        self.write("".join(f"{key}={shlex.quote(value)}\n" for key, value in settings.items()))
+        return {**self.base_env, "HOOK_DEPLOY_ENV": str(self.deploy_env), **extra}
+
+    def write(self, text: str) -> None:
+        self.deploy_env.parent.mkdir(parents=True, exist_ok=True)
+        self.deploy_env.write_text(text)
+
+
+@pytest.fixture
+def instance(tmp_path: Path, standins: StandIns) -> Instance:
+    return Instance(tmp_path / "etc-app" / "deploy.env", standins.env)
+
+
 def run_hook(bundle_dir: Path, script: str, env: dict[str, str], timeout: float = 30) -> subprocess.CompletedProcess:
     """Run a hook from a bundle as the CodeDeploy agent does: by its path, with bash, from any directory."""
     return subprocess.run([str(bundle_dir / "hooks" / script)], env=env, capture_output=True, text=True,
                           timeout=timeout, cwd="/")
+
+
+# AWS: a moto server on 127.0.0.1, reached through AWS_ENDPOINT_URL exactly as real code reaches a custom endpoint.
+
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                    "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}
+MOTO_STARTUP_SECONDS = 30
+
+
+def _moto_api(endpoint: str, path: str, body: bytes = b"") -> None:
+    """POST to moto's own API (reset, reset-auth); the body as text/plain, which is how moto reads it."""
+    request = urllib.request.Request(f"{endpoint}/moto-api/{path}", data=body, method="POST",
+                                     headers={"Content-Type": "text/plain"})
+    urllib.request.urlopen(request, timeout=5).close()
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """The endpoint URL of a moto server (app/requirements-test.txt installs it) in its own process for the
+    session."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + MOTO_STARTUP_SECONDS
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"the moto server exited with {process.returncode}")
+            try:
+                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"the moto server did not answer on {endpoint} within {MOTO_STARTUP_SECONDS}s")
+                time.sleep(0.1)
+        yield endpoint
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@dataclass
+class Aws:
+    """A clean moto account. `env` is an environment for a command that uses AWS: no AWS_* of the caller's (no real
+    profile or CodeBuild credentials can leak in), fake credentials, and the moto endpoint."""
+
+    endpoint: str
+    env: dict[str, str]
+
+    def client(self, service: str, **credentials: str):
+        keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "aws_session_token": "testing",
+                **credentials}
+        return boto3.session.Session(**keys, region_name="us-east-1").client(service, endpoint_url=self.endpoint)
+
+    def enforce_iam_as(self, user: str, policy: dict[str, Any]) -> dict[str, str]:
+        """Make an IAM user with this inline policy, then have moto check every request's signature and IAM
+        permissions as AWS does (until the test ends). Returns `env` with the user's access key."""
+        iam = self.client("iam")
+        iam.create_user(UserName=user)
+        iam.put_user_policy(UserName=user, PolicyName="only-this", PolicyDocument=json.dumps(policy))
+        key = iam.create_access_key(UserName=user)["AccessKey"]
+        _moto_api(self.endpoint, "reset-auth", b"0")  # from now on: no request without a permitted identity
+        env = {k: v for k, v in self.env.items() if k != "AWS_SESSION_TOKEN"}
+        return {**env, "AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
+
+
+@pytest.fixture
+def aws(moto_server: str) -> Iterator[Aws]:
+    _moto_api(moto_server, "reset")
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    yield Aws(moto_server, {**inherited, **FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": moto_server})
+    _moto_api(moto_server, "reset-auth", b"inf")  # anyone again, for the next test
+
+
+def release_bundle(directory: Path, contract: dict[str, Any] | None = None, commit: str = GIT_SHA,
+                   stack: str = "dev") -> Path:
+    """A release's bundle as app/artifact.py writes it (image.json, release.json, contract/openapi.json), with the
+    contract `contract` (default: the service's own), in `directory`."""
+    image = image_reference(REPOSITORY_URI, commit, DIGEST)
+    release = release_record(image, stack, BUILD_ID, PIPELINE_EXECUTION_ID, BUILT_AT)
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    shutil.copy(APP / "appspec.yml", directory / "appspec.yml")
+    write_bundle_inputs(directory, image, release, service_document() if contract is None else contract)
+    return directory
+
+
+def zipped(directory: Path) -> bytes:
+    """A bundle directory as the pipeline passes it on: a zip archive with the bundle's files at its root."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(directory.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(directory).as_posix())
+    return buffer.getvalue()

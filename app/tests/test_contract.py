@@ -238,6 +238,7 @@ def test_check_fails_and_lists_what_broke(tmp_path):
     assert "  - /api/v1/orders: path removed (it had GET)" in result.stdout
     assert "  - POST /api/v1/quotes response 200 field 'tax_cents': field removed" in result.stdout
     assert "contract check FAILED: 2 breaking change(s)" in result.stderr
+    assert "records it in the committed file only: the live gate still fails the build" in result.stderr
 
 
 def test_check_passes_additions_and_says_how_to_record_them(tmp_path):
@@ -269,6 +270,7 @@ def test_accept_refuses_breaking_changes_unless_allowed(tmp_path):
     accepted = run_contract("--contract", str(contract), "accept", "--allow-breaking")
     assert accepted.returncode == 0
     assert "accepted breaking changes (1):" in accepted.stdout
+    assert "recorded in the committed file only: the live gate (python -m app.contract live)" in accepted.stdout
     assert "/api/v1/orders" not in json.loads(contract.read_text())["paths"]
 
 

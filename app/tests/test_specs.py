@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from app.artifact import image_reference
 from app.tests.conftest import (
     APP,
     BUILD_OUTPUT,
+    DIGEST,
     INSTALLED_MODULES,
     ROOT,
     buildspec_commands,
@@ -24,6 +24,7 @@ from app.tests.conftest import (
     module_file,
     modules_run,
     paths_named,
+    release_bundle,
 )
 
 CODEDEPLOY_MAX_HOOK_TIMEOUT = 3600
@@ -51,7 +52,8 @@ def test_buildspec_tests_and_checks_the_contract_before_building():
     assert phases["install"]["runtime-versions"] == {"python": "3.11"}
     assert any("app/requirements-test.txt" in c and "app/constraints.txt" in c for c in phases["install"]["commands"])
     assert phases["pre_build"]["commands"] == ["python -m pytest app/tests -q -p no:cacheprovider",
-                                               "python -m app.contract check"]
+                                               "python -m app.contract check",
+                                               'python -m app.contract live --bucket "$RELEASE_BUCKET"']
     assert phases["build"]["commands"][0] == "bash app/ci/build_image.sh"
 
 
@@ -66,9 +68,18 @@ def test_buildspec_needs_nothing_outside_app_so_a_repository_made_from_the_templ
                 f"`{command}` runs {module}, which is neither in app/ nor installed by app/requirements-test.txt")
 
 
-def test_buildspec_defaults_match_the_pipeline_contract():
-    assert load("buildspec.yml")["env"]["variables"] == {"APP_PORT": "8080", "DRILL_FAILURE_RATE": "0",
-                                                         "BAKE_MINUTES": "30"}
+def test_buildspec_sets_nothing_about_an_environment():
+    """The bundle is promoted unchanged, so the build takes no environment's settings (each instance has its own
+    deploy.env), only what the release carries; its header names the variables it needs."""
+    buildspec = load("buildspec.yml")
+    assert buildspec["env"]["variables"] == {"DRILL_FAILURE_RATE": "0"}  # the drill is off unless the project says
+    text = (APP / "buildspec.yml").read_text()
+    header = text.split("\nversion:")[0]
+    for name in ("REPOSITORY_URI", "REPOSITORY_NAME", "DELIVERY_STACK", "RELEASE_BUCKET", "DRILL_FAILURE_RATE",
+                 "PIPELINE_EXECUTION_ID", "CODEBUILD_BUILD_ID", "CODEBUILD_RESOLVED_SOURCE_VERSION"):
+        assert name in header
+    for name in ("APP_PORT", "APP_LOG_GROUP", "BAKE_MINUTES"):
+        assert name not in text
 
 
 def test_buildspec_artifact_puts_appspec_at_its_root():
@@ -79,22 +90,20 @@ def test_buildspec_artifact_puts_appspec_at_its_root():
     assert 'cp app/appspec.yml "$BUILD_BUNDLE_OUT/"' in script
 
 
-def test_buildspec_exports_the_pushed_image_by_digest_for_diagnose(tmp_path):
+def test_buildspec_exports_the_pushed_image_by_digest_and_the_commit(tmp_path):
     buildspec = load("buildspec.yml")
-    assert buildspec["env"]["exported-variables"] == ["IMAGE_URI", "IMAGE_DIGEST"]
+    assert buildspec["env"]["exported-variables"] == ["IMAGE_URI", "IMAGE_DIGEST", "RELEASE_COMMIT"]
     commands = buildspec["phases"]["build"]["commands"]
     exports = commands[commands.index("bash app/ci/build_image.sh") + 1:]
     bundle = tmp_path / "app" / "dist" / "bundle"
-    bundle.mkdir(parents=True)
-    digest = "sha256:" + "ab" * 32
-    reference = image_reference("123456789012.dkr.ecr.us-east-1.amazonaws.com/app", "0" * 40, digest)
-    (bundle / "image.json").write_text(json.dumps(reference))
-    script = "\n".join([*exports, 'echo "$IMAGE_URI $IMAGE_DIGEST"'])
+    release_bundle(bundle, commit="1" * 40)
+    reference = json.loads((bundle / "image.json").read_text())
+    script = "\n".join([*exports, 'echo "$IMAGE_URI $IMAGE_DIGEST $RELEASE_COMMIT"'])
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"  # `python`, as CodeBuild has it
     result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, capture_output=True,
                             text=True, env={**os.environ, "PATH": path})
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == [reference["uri"], digest]
+    assert result.stdout.split() == [reference["uri"], DIGEST, "1" * 40]
 
 
 # appspec.yml

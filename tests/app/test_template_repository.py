@@ -12,7 +12,8 @@ buildspec's variables and what CodeBuild sets, nothing inherited from this proje
   installing, pip proves that the requirement files it names are in the copy and that the interpreter already
   satisfies them at the constrained versions (it fails otherwise). `python` is this interpreter, standing in for
   CodeBuild's `runtime-versions: python: "3.11"`.
-- pre_build: the commands verbatim: the template's own tests (app/tests) and the contract check.
+- pre_build: the commands verbatim: the template's own tests (app/tests), the contract check, and the live contract
+  gate, whose boto3 reaches a moto server (AWS_ENDPOINT_URL) holding the release bucket with a live record.
 - build: no Docker engine here, so the commands run verbatim with stand-in `docker` and `aws` (app/tests/conftest.py);
   the image's build context in the copy must hold the Dockerfile and what it copies.
 
@@ -33,25 +34,33 @@ import yaml
 
 from app.tests.conftest import (
     APP,
+    BUILD_ID,
     BUILD_OUTPUT,
     DIGEST,
     GIT_SHA,
     INSTALLED_MODULES,
+    PIPELINE_EXECUTION_ID,
     REPOSITORY_URI,
     buildspec_commands,
     module_file,
     modules_run,
     paths_named,
+    release_bundle,
+    zipped,
 )
 
 # The step of app/README.md that makes the repository (`delivery` is a clone of this project, `my-app` the team's).
 COPY_STEP = "git -C delivery archive HEAD app | tar -x -C my-app"
 PHASE_TIMEOUT = 300
-CODEBUILD_VARIABLES = {  # what the CodeBuild project and CodeBuild itself set (components/build.py)
+RELEASE_BUCKET = "delivery-releases-abc123"
+CODEBUILD_VARIABLES = {  # what the CodeBuild project (components/build.py), the pipeline's action and CodeBuild set
     "REPOSITORY_URI": REPOSITORY_URI, "REPOSITORY_NAME": REPOSITORY_URI.split("/", 1)[1],
-    "AWS_ACCOUNT_ID": "123456789012", "AWS_DEFAULT_REGION": "us-east-1", "APP_LOG_GROUP": "/delivery/dev/app",
-    "CODEBUILD_RESOLVED_SOURCE_VERSION": GIT_SHA,
+    "AWS_ACCOUNT_ID": "123456789012", "APP_PORT": "8080", "DRILL_FAILURE_RATE": "0",
+    "DELIVERY_STACK": "dev", "RELEASE_BUCKET": RELEASE_BUCKET,
+    "PIPELINE_EXECUTION_ID": PIPELINE_EXECUTION_ID, "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+    "CODEBUILD_BUILD_ID": BUILD_ID, "CODEBUILD_RESOLVED_SOURCE_VERSION": GIT_SHA,
 }
+PROD_COMMIT = "abc123def4567890abc123def4567890abc123de"
 
 
 def make_app_repository(root: Path) -> Path:
@@ -95,7 +104,7 @@ def codebuild_env(tmp_path: Path, buildspec: dict) -> dict[str, str]:
     home = tmp_path / "home"
     home.mkdir()
     path = f"{bin_dir}:/usr/local/bin:/usr/bin:/bin"
-    return {"PATH": path, "HOME": str(home), "LANG": "C.UTF-8", **buildspec["env"]["variables"]}
+    return {"PATH": path, "HOME": str(home), "LANG": "C.UTF-8", **buildspec["env"].get("variables", {})}
 
 
 def run_phase(repo: Path, commands: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -142,11 +151,28 @@ def test_the_repository_runs_its_own_app_package_not_this_projects(app_repositor
     assert Path(result.stdout.strip()) == app_repository / "app" / "tests" / "conftest.py"
 
 
+@pytest.fixture
+def release_bucket(aws, tmp_path):
+    """The release bucket on the moto server, and the environment that reaches it as CodeBuild's credentials would
+    reach AWS; `live(stack, contract)` records a release as live in a stack."""
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket=RELEASE_BUCKET)
+
+    def live(stack: str, contract: dict | None = None, commit: str = PROD_COMMIT) -> None:
+        bundle = release_bundle(tmp_path / f"live-{stack}", contract, commit=commit)
+        s3.put_object(Bucket=RELEASE_BUCKET, Key=f"live/{stack}.zip", Body=zipped(bundle))
+
+    aws_env = {k: v for k, v in aws.env.items() if k.startswith("AWS_")}
+    return live, aws_env
+
+
 @pytest.mark.slow
-def test_pre_build_runs_the_templates_tests_and_the_contract_check_in_the_repository(
-        app_repository, buildspec, codebuild_env):
+def test_pre_build_runs_the_templates_tests_and_the_contract_gates_in_the_repository(
+        app_repository, buildspec, codebuild_env, release_bucket):
+    live, aws_env = release_bucket
+    live("prod")  # prod runs a release whose API the service still serves
     commands = buildspec["phases"]["pre_build"]["commands"]
-    result = run_phase(app_repository, commands, codebuild_env)
+    result = run_phase(app_repository, commands, {**codebuild_env, **CODEBUILD_VARIABLES, **aws_env})
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-5000:]
     assert re.search(r"^\d+ passed in ", result.stdout, re.MULTILINE), output[-5000:]
@@ -155,6 +181,21 @@ def test_pre_build_runs_the_templates_tests_and_the_contract_check_in_the_reposi
     ran = {p.name.split(".")[0] for p in (tests / "__pycache__").glob("test_*-pytest-*.pyc")}
     assert ran == {p.stem for p in tests.glob("test_*.py")}
     assert "contract check passed: the service matches app/contract/openapi.json." in result.stdout
+    assert result.stdout.splitlines()[-1] == f"compatible with the release live in prod (commit {PROD_COMMIT[:12]})"
+
+
+def test_the_live_gate_fails_the_build_when_the_change_breaks_a_live_release(
+        app_repository, buildspec, codebuild_env, release_bucket):
+    """The gate as the buildspec runs it, in the repository, against a prod that serves an endpoint the service no
+    longer has."""
+    live, aws_env = release_bucket
+    promised = json.loads((app_repository / "app" / "contract" / "openapi.json").read_text())
+    promised["paths"]["/api/v1/orders"] = {"get": {"responses": {"200": {"description": "the orders"}}}}
+    live("prod", promised)
+    (gate,) = [c for c in buildspec["phases"]["pre_build"]["commands"] if "app.contract live" in c]
+    result = run_phase(app_repository, [gate], {**codebuild_env, **CODEBUILD_VARIABLES, **aws_env})
+    assert result.returncode == 1
+    assert "  - /api/v1/orders: path removed (it had GET)" in result.stdout
 
 
 @pytest.fixture
@@ -163,14 +204,15 @@ def built(app_repository, buildspec, codebuild_env, standins, tmp_path):
     env = {**codebuild_env, **CODEBUILD_VARIABLES, "PATH": f"{standins.bin_dir}:{codebuild_env['PATH']}",
            "STANDIN_LOG": str(standins.log), "STANDIN_REGISTRY": str(tmp_path / "registry"),
            "STANDIN_PUSHED_DIGEST": DIGEST}
-    commands = [*buildspec["phases"]["build"]["commands"], 'echo "exported: $IMAGE_URI $IMAGE_DIGEST"']
+    commands = [*buildspec["phases"]["build"]["commands"],
+                'echo "exported: $IMAGE_URI $IMAGE_DIGEST $RELEASE_COMMIT"']
     return run_phase(app_repository, commands, env)
 
 
-def test_build_pushes_the_image_and_exports_it_by_digest(built, standins):
+def test_build_pushes_the_image_and_exports_it_by_digest_and_the_commit(built, standins):
     assert built.returncode == 0, built.stdout + built.stderr
     assert ["push", f"{REPOSITORY_URI}:{GIT_SHA}"] in standins.commands("docker")
-    assert built.stdout.splitlines()[-1] == f"exported: {REPOSITORY_URI}@{DIGEST} {DIGEST}"
+    assert built.stdout.splitlines()[-1] == f"exported: {REPOSITORY_URI}@{DIGEST} {DIGEST} {GIT_SHA}"
 
 
 def test_build_leaves_the_codedeploy_bundle_where_the_artifacts_section_takes_it(built, app_repository, buildspec):
@@ -181,7 +223,10 @@ def test_build_leaves_the_codedeploy_bundle_where_the_artifacts_section_takes_it
     assert sorted(p.name for p in (bundle / "hooks").iterdir()) == sorted(
         p.name for p in (app_repository / "app" / "hooks").glob("*.sh"))
     assert json.loads((bundle / "image.json").read_text())["uri"] == f"{REPOSITORY_URI}@{DIGEST}"
-    assert (bundle / "deploy.env").is_file()
+    assert json.loads((bundle / "release.json").read_text())["commit"] == GIT_SHA
+    assert json.loads((bundle / "contract" / "openapi.json").read_text()) == json.loads(
+        (app_repository / "app" / "contract" / "openapi.json").read_text())
+    assert not (bundle / "deploy.env").exists()  # each instance has its own
 
 
 def test_the_image_build_context_in_the_repository_has_the_dockerfile_and_what_it_copies(
