@@ -104,6 +104,21 @@ CAUSES: dict[str, tuple[str, str]] = {
         "A reviewer must approve or reject the {detail} action: in the console, or with "
         "aws codepipeline put-approval-result (the token is in get-pipeline-state)",
     ),
+    "release_not_published": (
+        "release not published",
+        "This stack runs the release (its deploy and bake succeeded), but it was not offered to the stacks promoted "
+        "from it: {detail}. Fix that (a drill release is never published; a downstream about to lose its image "
+        "needs a newer release or a larger keepImages), then retry the Publish stage "
+        "(aws codepipeline retry-stage-execution --pipeline-name {pipeline} --stage-name Publish "
+        "--pipeline-execution-id ID --retry-mode FAILED_ACTIONS)",
+    ),
+    "live_record_not_written": (
+        "live record not written",
+        "This stack runs the release, but its live record (which the upstream's contract gate reads) was not "
+        "written: {detail}. Fix the grant or the bucket, then retry the Record stage "
+        "(aws codepipeline retry-stage-execution --pipeline-name {pipeline} --stage-name Record "
+        "--pipeline-execution-id ID --retry-mode FAILED_ACTIONS)",
+    ),
     "unknown": (
         "unknown",
         "No known cause matched; read the raw error in the evidence and the action's console link",

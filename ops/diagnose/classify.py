@@ -180,7 +180,12 @@ def _judge_failure(findings: Findings, result: Diagnosis) -> None:
         result.evidence.append(evidence("action_error", f"{error.get('code', '')}: {error.get('message', '')}".strip()))
     category, provider = provider_of(action)
     stage = action.get("stageName", "")
-    if provider == "CodeBuild" and findings.build:
+    if stage in AFTER_DEPLOY_STAGES:
+        result.cause, tail = classify_after_deploy(stage, findings, error)
+        if findings.build:
+            result.evidence += views.build_evidence(findings.build, findings.log_lines)
+        result.verdict = f"{stage} failed: {tail}"
+    elif provider == "CodeBuild" and findings.build:
         result.cause, tail = classify_build(findings.build, findings.log_lines)
         result.evidence += views.build_evidence(findings.build, findings.log_lines)
         result.verdict = f"{stage} failed: {tail}"
@@ -206,6 +211,23 @@ def _judge_failure(findings: Findings, result: Diagnosis) -> None:
     else:
         result.cause = _from_error_details(error)
         result.verdict = f"{stage} failed: {action['actionName']} ({provider}): {short(error.get('message'))}"
+
+
+# The stages this program's pipelines run only after the deploy, bake included, succeeded (components/pipeline.py):
+# a failure there leaves the stack running the new release, and only the promotion or its record undone.
+AFTER_DEPLOY_STAGES = {"Publish": "release_not_published", "Record": "live_record_not_written"}
+PUBLISHER_VERDICT = re.compile(r"^(?:refused|error): .+$")
+
+
+def classify_after_deploy(stage: str, findings: Findings, error: dict) -> tuple[Cause, str]:
+    """Why the release was not published (the publisher's own line, or the S3 write's error), or its record not
+    written."""
+    line = next((text for text in reversed(findings.log_lines) if PUBLISHER_VERDICT.match(text.strip())), None)
+    detail = (line.strip() if line else None) or short(error.get("message")) or "see the action's error"
+    name = AFTER_DEPLOY_STAGES[stage]
+    what = ("the release baked here but was not published" if name == "release_not_published"
+            else "the release runs here but its live record was not written")
+    return Cause(name, detail=detail), f"{what}: {detail}"
 
 
 def _from_error_details(error: dict) -> Cause:
