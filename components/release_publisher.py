@@ -23,7 +23,8 @@ BOTO3 = "boto3>=1.35,<2"
 
 
 def buildspec(script: str) -> str:
-    """An inline buildspec that writes the publisher next to the bundle and runs it there."""
+    """An inline buildspec that writes the publisher to a temporary file and runs it in the extracted bundle (the
+    build's working directory). Version 0.2 runs the lines of one command in one shell, so the path carries over."""
     body = "\n".join(f"        {line}" if line else "" for line in script.rstrip("\n").split("\n"))
     return (
         "version: 0.2\n"
@@ -36,10 +37,12 @@ def buildspec(script: str) -> str:
         "  build:\n"
         "    commands:\n"
         "      - |\n"
-        "        cat > \"$CODEBUILD_TMPDIR/release_publish.py\" <<'PUBLISHER'\n"
+        "        set -euo pipefail\n"
+        "        publisher=\"$(mktemp -d)/release_publish.py\"\n"
+        "        cat > \"$publisher\" <<'PUBLISHER'\n"
         f"{body}\n"
         "        PUBLISHER\n"
-        "      - python3 \"$CODEBUILD_TMPDIR/release_publish.py\"\n"
+        "        python3 \"$publisher\"\n"
     )
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 
 import pytest
+import yaml
 
 from components.promotion import UPSTREAM_OUTPUTS, PromotionError, check_reachable
-from components.release_publisher import SCRIPT
+from components.release_publisher import SCRIPT, buildspec
 from components.release_store import RELEASE_KEY, live_key
 from ops.errors import OpsError
 from ops.offline.mocks import ACCOUNT_ID, upstream_outputs
@@ -134,6 +136,23 @@ class TestDevPublishesWhatBakedHealthy:
         assert variables == {"REPOSITORY_NAME": dev.stack_outputs["repositoryName"],
                              "RELEASE_BUCKET": dev.stack_outputs["releaseBucket"], "KEEP_RELEASES": "30",
                              "DELIVERY_STACK": "dev"}
+
+    def test_the_buildspec_runs_the_script_byte_for_byte_in_the_bundle(self, tmp_path):
+        """The embedded script survives YAML and the heredoc unchanged, and runs where the bundle was extracted."""
+        spec = yaml.safe_load(buildspec(SCRIPT.read_text()))
+        assert spec["version"] == 0.2 and spec["env"]["shell"] == "bash"
+        (command,) = spec["phases"]["build"]["commands"]
+        stand_in = tmp_path / "bin"
+        stand_in.mkdir()
+        (stand_in / "python3").write_text('#!/bin/sh\ncp "$1" "$RAN_SCRIPT"; pwd > "$RAN_IN"\n')
+        (stand_in / "python3").chmod(0o755)
+        bundle = tmp_path / "bundle"
+        bundle.mkdir()
+        env = {"PATH": f"{stand_in}:/usr/bin:/bin", "RAN_SCRIPT": str(tmp_path / "ran.py"),
+               "RAN_IN": str(tmp_path / "ran-in")}
+        subprocess.run(["bash", "-c", command], cwd=bundle, env=env, check=True)
+        assert (tmp_path / "ran.py").read_text() == SCRIPT.read_text()
+        assert (tmp_path / "ran-in").read_text().strip() == str(bundle)
 
     def test_the_publisher_may_tag_this_repository_and_read_live_records_only(self, dev):
         grants = {entry["Sid"]: entry for entry in statements(dev, "publisher-tag")}
