@@ -14,7 +14,9 @@ A change is breaking when a client written against the old document can fail aga
   items or map values that are no longer described, break.
 
 Everything else is reported as non-breaking: additions (paths, methods, optional parameters and fields, response
-fields, enum values, statuses) and relaxations.
+fields, enum values, statuses) and relaxations. So is removing an operation the old document already marked
+`deprecated: true` (OpenAPI: "Consumers SHOULD refrain from usage"): an old version is retired in two releases, the
+first marking it deprecated (compatible), the second, once that one is live everywhere, removing it.
 """
 
 from __future__ import annotations
@@ -62,12 +64,17 @@ class _Comparison:
         old_paths, new_paths = self.old_doc.get("paths") or {}, self.new_doc.get("paths") or {}
         for path, old_item in old_paths.items():
             if path not in new_paths:
-                self.note(True, path, f"path removed (it had {', '.join(_methods(old_item)).upper() or 'no methods'})")
+                methods = _methods(old_item)
+                retired = bool(methods) and all(_deprecated(old_item[m]) for m in methods)
+                self.note(not retired, path, f"path removed (it had {', '.join(methods).upper() or 'no methods'})"
+                          + (", every operation deprecated" if retired else ""))
                 continue
             new_item = new_paths[path]
             for method in _methods(old_item):
                 if method not in new_item:
-                    self.note(True, f"{method.upper()} {path}", "method removed")
+                    retired = _deprecated(old_item[method])
+                    self.note(not retired, f"{method.upper()} {path}",
+                              "method removed" + (" (it was deprecated)" if retired else ""))
                 else:
                     self.operation(f"{method.upper()} {path}", old_item, new_item, method)
             for method in _methods(new_item):
@@ -411,6 +418,10 @@ def _multiple(old: float, new: float) -> bool:
 
 def _methods(path_item: dict) -> list[str]:
     return [m for m in METHODS if m in path_item]
+
+
+def _deprecated(operation: object) -> bool:
+    return isinstance(operation, dict) and operation.get("deprecated") is True
 
 
 def _type_breaks(old: frozenset[str], new: frozenset[str], direction: str) -> bool:

@@ -75,6 +75,31 @@ def mutate(edit: Callable[[dict], object]) -> Callable[[dict], dict]:
     return apply
 
 
+def test_an_operation_deprecated_in_the_old_contract_may_be_removed():
+    """Retiring a version takes two releases: mark it deprecated (compatible), then remove it once that is live."""
+    old = base_document()
+    old["paths"]["/orders"]["post"]["deprecated"] = True
+    for operation in old["paths"]["/orders/{order_id}"].values():
+        operation["deprecated"] = True
+    new = copy.deepcopy(old)
+    new["paths"]["/orders"].pop("post")
+    new["paths"].pop("/orders/{order_id}")
+
+    changes = {str(change): change.breaking for change in compare(old, new)}
+
+    assert changes == {"POST /orders: method removed (it was deprecated)": False,
+                       "/orders/{order_id}: path removed (it had GET), every operation deprecated": False}
+
+
+def test_a_path_is_retired_only_when_every_operation_on_it_was_deprecated():
+    old = base_document()
+    old["paths"]["/orders"]["post"]["deprecated"] = True  # GET /orders is not
+    new = copy.deepcopy(old)
+    new["paths"].pop("/orders")
+
+    assert [c.breaking for c in compare(old, new) if c.where == "/orders"] == [True]
+
+
 BREAKING = [
     ("removed path", mutate(lambda d: d["paths"].pop("/orders/{order_id}")),
      "/orders/{order_id}: path removed (it had GET)"),
