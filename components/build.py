@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components import iam, logs
+from components import codebuild, iam, logs
 from components.args import require
 from components.artifacts import ArtifactStore
 from components.aws_context import AwsContext
@@ -53,35 +53,21 @@ class ImageBuild(pulumi.ComponentResource):
             logs.grant_write(f"{name}-write-logs", self.role, self.log_group, parent=self),
             args.releases.grant_read_live(f"{name}-live-contracts", self.role),
         ]
-        self.project = aws.codebuild.Project(
-            f"{name}-project",
+        self.project = codebuild.pipeline_project(
+            f"{name}-project", self, role=self.role, log_group=self.log_group,
             description="Unit tests, API contract check, docker build and push by immutable tag",
-            service_role=self.role.arn,
-            source={"type": "CODEPIPELINE", "buildspec": BUILDSPEC_PATH},
-            artifacts={"type": "CODEPIPELINE"},
-            environment={
-                "type": "LINUX_CONTAINER",
-                "compute_type": args.compute_type,
-                "image": args.build_image,
-                "image_pull_credentials_type": "CODEBUILD",
-                "privileged_mode": True,  # docker build needs the daemon
-                "environment_variables": self._environment(args),
-            },
-            cache={"type": "LOCAL", "modes": ["LOCAL_DOCKER_LAYER_CACHE", "LOCAL_SOURCE_CACHE"]},
-            build_timeout=args.timeout_minutes,
-            queued_timeout=60,
-            logs_config={"cloudwatch_logs": {"status": "ENABLED", "group_name": self.log_group.name},
-                         "s3_logs": {"status": "DISABLED"}},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=grants),
-        )
+            buildspec=BUILDSPEC_PATH, image=args.build_image, compute_type=args.compute_type,
+            privileged=True,  # docker build needs the daemon
+            variables=self._environment(args), timeout_minutes=args.timeout_minutes, grants=grants,
+            cache={"type": "LOCAL", "modes": ["LOCAL_DOCKER_LAYER_CACHE", "LOCAL_SOURCE_CACHE"]})
         self.project_name = self.project.name
         self.project_arn = self.project.arn
         self.register_outputs({"projectName": self.project_name, "projectArn": self.project_arn,
                                "logGroupName": self.log_group.name})
 
     @staticmethod
-    def _environment(args: ImageBuildArgs) -> list[dict]:
-        plain = {
+    def _environment(args: ImageBuildArgs) -> dict[str, pulumi.Input[str]]:
+        return {
             "REPOSITORY_URI": args.registry.repository_url,
             "REPOSITORY_NAME": args.registry.repository_name,
             "AWS_ACCOUNT_ID": args.context.account_id,
@@ -90,11 +76,7 @@ class ImageBuild(pulumi.ComponentResource):
             "DELIVERY_STACK": args.releases.stack,
             "DRILL_FAILURE_RATE": f"{args.drill_failure_rate:g}",
         }
-        return [{"name": key, "value": value, "type": "PLAINTEXT"} for key, value in plain.items()]
 
     def grant_start(self, name: str, role: aws.iam.Role) -> aws.iam.RolePolicy:
         """What a pipeline needs to run this project and follow its builds."""
-        return iam.inline_policy(name, role, [
-            iam.statement(["codebuild:StartBuild", "codebuild:BatchGetBuilds", "codebuild:StopBuild"],
-                          [self.project.arn], sid="RunThisProject"),
-        ], parent=self)
+        return codebuild.grant_start(name, role, self.project, self, sid="RunThisProject")

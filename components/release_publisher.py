@@ -12,7 +12,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from components import iam, logs
+from components import codebuild, iam, logs
 from components.args import require
 from components.aws_context import AwsContext
 from components.registry import ImageRegistry
@@ -72,28 +72,13 @@ class ReleasePublisher(pulumi.ComponentResource):
         ]
         variables = {"REPOSITORY_NAME": args.registry.repository_name, "RELEASE_BUCKET": args.releases.bucket_name,
                      "KEEP_RELEASES": str(args.registry.keep_images), "DELIVERY_STACK": args.releases.stack}
-        self.project = aws.codebuild.Project(
-            f"{name}-project",
+        self.project = codebuild.pipeline_project(
+            f"{name}-project", self, role=self.role, log_group=self.log_group,
             description="Tag a release that baked healthy; refuse one that would expire a downstream's image",
-            service_role=self.role.arn,
-            source={"type": "CODEPIPELINE", "buildspec": buildspec(SCRIPT.read_text())},
-            artifacts={"type": "CODEPIPELINE"},
-            environment={"type": "LINUX_CONTAINER", "compute_type": "BUILD_GENERAL1_SMALL",
-                         "image": args.build_image,
-                         "image_pull_credentials_type": "CODEBUILD", "privileged_mode": False,
-                         "environment_variables": [{"name": key, "value": value, "type": "PLAINTEXT"}
-                                                   for key, value in variables.items()]},
-            build_timeout=args.timeout_minutes,
-            queued_timeout=60,
-            logs_config={"cloudwatch_logs": {"status": "ENABLED", "group_name": self.log_group.name},
-                         "s3_logs": {"status": "DISABLED"}},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=grants),
-        )
+            buildspec=buildspec(SCRIPT.read_text()), image=args.build_image, variables=variables,
+            timeout_minutes=args.timeout_minutes, grants=grants)
         self.project_name = self.project.name
         self.register_outputs({"projectName": self.project_name})
 
     def grant_start(self, name: str, role: aws.iam.Role) -> aws.iam.RolePolicy:
-        return iam.inline_policy(name, role, [
-            iam.statement(["codebuild:StartBuild", "codebuild:BatchGetBuilds", "codebuild:StopBuild"],
-                          [self.project.arn], sid="RunThePublisher"),
-        ], parent=self)
+        return codebuild.grant_start(name, role, self.project, self, sid="RunThePublisher")

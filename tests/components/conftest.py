@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -41,3 +43,12 @@ def one(run: MockRun, type_: str, name: str | None = None) -> Registration:
 
 def policy_of(resource: Registration, key: str = "policy") -> dict:
     return json.loads(resource.inputs[key])
+
+
+def program_with_stack(folder: Path, project_root: Path, stack: str, stack_file: str) -> Path:
+    """A copy of the program in `folder` with one more stack file, for config the repository's stacks do not have."""
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(project_root / name, folder / name)
+    shutil.copytree(project_root / "components", folder / "components")
+    (folder / f"Pulumi.{stack}.yaml").write_text(stack_file)
+    return folder

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import shutil
 
 import pytest
 
@@ -13,7 +12,7 @@ from components.fleet import HEALTH_REPORT
 from ops.errors import OpsError
 from ops.offline.model import STACK_TYPE
 from ops.offline.run import run_program
-from tests.components.conftest import one, policy_of
+from tests.components.conftest import one, policy_of, program_with_stack
 
 COMMON = {"delivery:artifacts:ArtifactStore", "delivery:network:Network", "delivery:fleet:AppFleet",
           "delivery:alarms:DeploymentAlarms", "delivery:deployment:AppDeployment",
@@ -360,19 +359,15 @@ class TestOptionsFromConfig:
     @pytest.fixture(scope="class")
     @classmethod
     def custom(cls, tmp_path_factory, project_root):
-        folder = tmp_path_factory.mktemp("project")
-        for name in ("Pulumi.yaml", "__main__.py"):
-            shutil.copy(project_root / name, folder / name)
-        shutil.copytree(project_root / "components", folder / "components")
-        (folder / "Pulumi.custom.yaml").write_text(
-            (project_root / "Pulumi.dev.yaml").read_text()
-            + "  delivery:vpcId: vpc-0123abcd\n"
-            + '  delivery:subnetIds: ["subnet-0123abcd", "subnet-4567ef01"]\n'
-            + "  delivery:certificateArn: arn:aws:acm:us-east-1:123456789012:certificate/"
-              "0123abcd-45ef-6789-abcd-0123456789ab\n"
-            + "  delivery:connectionArn: arn:aws:codeconnections:us-east-1:123456789012:connection/"
-              "0123abcd-45ef-6789-abcd-0123456789ab\n")
-        return run_program("custom", folder)
+        stack_file = ((project_root / "Pulumi.dev.yaml").read_text()
+                      + "  delivery:vpcId: vpc-0123abcd\n"
+                      + '  delivery:subnetIds: ["subnet-0123abcd", "subnet-4567ef01"]\n'
+                      + "  delivery:certificateArn: arn:aws:acm:us-east-1:123456789012:certificate/"
+                        "0123abcd-45ef-6789-abcd-0123456789ab\n"
+                      + "  delivery:connectionArn: arn:aws:codeconnections:us-east-1:123456789012:connection/"
+                        "0123abcd-45ef-6789-abcd-0123456789ab\n")
+        return run_program("custom", program_with_stack(tmp_path_factory.mktemp("project"), project_root, "custom",
+                                                        stack_file))
 
     def test_an_existing_vpc_is_used_instead_of_creating_one(self, custom):
         assert custom.of_type("aws:ec2/vpc:Vpc") == []
@@ -396,11 +391,8 @@ class TestOptionsFromConfig:
 
 
 def test_a_config_mistake_fails_the_run_with_one_clear_line(tmp_path, project_root):
-    for name in ("Pulumi.yaml", "__main__.py"):
-        shutil.copy(project_root / name, tmp_path / name)
-    shutil.copytree(project_root / "components", tmp_path / "components")
-    (tmp_path / "Pulumi.broken.yaml").write_text(
-        (project_root / "Pulumi.prod.yaml").read_text().replace("fleetSize: 3", "fleetSize: lots"))
+    program_with_stack(tmp_path, project_root, "broken",
+                       (project_root / "Pulumi.prod.yaml").read_text().replace("fleetSize: 3", "fleetSize: lots"))
     with pytest.raises(OpsError) as caught:
         run_program("broken", tmp_path)
     assert str(caught.value) == (

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 
 import pytest
@@ -16,7 +15,7 @@ from components.release_store import RELEASE_KEY, live_key
 from ops.errors import OpsError
 from ops.offline.mocks import ACCOUNT_ID, upstream_outputs
 from ops.offline.run import run_program
-from tests.components.conftest import one, policy_of
+from tests.components.conftest import one, policy_of, program_with_stack
 
 OTHER_ACCOUNT = "210987654321"
 PUSH_ACTIONS = {"ecr:PutImage", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload"}
@@ -224,12 +223,9 @@ class TestCrossAccount:
     @pytest.fixture(scope="class")
     @classmethod
     def shared(cls, tmp_path_factory, project_root):
-        folder = tmp_path_factory.mktemp("project")
-        for name in ("Pulumi.yaml", "__main__.py"):
-            shutil.copy(project_root / name, folder / name)
-        shutil.copytree(project_root / "components", folder / "components")
-        (folder / "Pulumi.shared.yaml").write_text(
-            (project_root / "Pulumi.dev.yaml").read_text() + f'  delivery:promoteToAccounts: ["{OTHER_ACCOUNT}"]\n')
+        folder = program_with_stack(tmp_path_factory.mktemp("project"), project_root, "shared",
+                                    (project_root / "Pulumi.dev.yaml").read_text()
+                                    + f'  delivery:promoteToAccounts: ["{OTHER_ACCOUNT}"]\n')
         return run_program("shared", folder)
 
     def test_the_other_account_may_pull_release_images_only(self, shared):
@@ -255,11 +251,8 @@ class TestCrossAccount:
 
 
 def test_a_promoted_stack_refuses_build_settings(tmp_path, project_root):
-    for name in ("Pulumi.yaml", "__main__.py"):
-        shutil.copy(project_root / name, tmp_path / name)
-    shutil.copytree(project_root / "components", tmp_path / "components")
-    (tmp_path / "Pulumi.edited.yaml").write_text(
-        (project_root / "Pulumi.prod.yaml").read_text() + "  delivery:githubRepo: delivery-app\n")
+    program_with_stack(tmp_path, project_root, "edited",
+                       (project_root / "Pulumi.prod.yaml").read_text() + "  delivery:githubRepo: delivery-app\n")
     with pytest.raises(OpsError) as caught:
         run_program("edited", tmp_path)
     assert str(caught.value) == (
