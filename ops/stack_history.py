@@ -12,12 +12,21 @@ read the first time it is asked for: its times, message, environment and resourc
 its own (a rollback reads one entry's config, `ops history` those it shows). Nothing is guessed at: an entry without
 a valid version is skipped with a note, a field that cannot be read is left unknown with a note (`Entry.problems`,
 which lists what was found in the fields read so far), and a missing or malformed `config` is None ("not
-recorded"), never "no keys" (restoring no keys would remove every key)."""
+recorded"), never "no keys" (restoring no keys would remove every key).
+
+Reading a long history is mostly decoding JSON: 10,000 entries are about 40 MB of the CLI's indented JSON, some
+700,000 dicts and strings, nearly all of it config that only the chosen entry's is read from. `read_history` pauses
+the cyclic garbage collector while it reads and parses the pages: decoded JSON holds no reference cycles, so the
+collector, which would otherwise run hundreds of times over the growing pile of new containers (and a few times over
+every object in the process), can free nothing; reference counting frees it all as before
+(benchmarks/rollback_history.py measures both)."""
 
 from __future__ import annotations
 
+import gc
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -116,8 +125,11 @@ class Entry:
     def __init__(self, raw: dict, version: int):
         self._raw, self.version = raw, version
         self._problems: list[str] = []
-        self.kind = _text(raw, "kind", self._problems)
-        self.result = _text(raw, "result", self._problems)
+        kind, result = raw.get("kind"), raw.get("result")
+        # The common case inline (this runs for every entry of the history); _text says what is wrong otherwise.
+        if type(kind) is not str or type(result) is not str:
+            kind, result = _text(raw, "kind", self._problems), _text(raw, "result", self._problems)
+        self.kind, self.result = kind, result
         self.outcome_readable = not self._problems
         self._details: _Details | None = None
         self._config: dict[str, ConfigValue] | None = _UNREAD
@@ -200,7 +212,7 @@ class History:
     def notes(self) -> list[str]:
         """What could not be read: the skipped entries, and the problems found in the fields read so far."""
         notes = [f"skipped a stack history entry: {reason}" for reason in self.skipped]
-        notes += [f"version {entry.version}: {'; '.join(entry.problems)}" for entry in self.entries if entry.problems]
+        notes += [f"version {entry.version}: {'; '.join(entry._problems)}" for entry in self.entries if entry._problems]
         return notes
 
 
@@ -303,7 +315,9 @@ def parse_history(raw_entries: Iterable[Any]) -> History:
         if not isinstance(raw, dict):
             skipped.append(f"entry {position} is {_kind_of(raw)}, not an object")
             continue
-        version = valid_version(raw.get("version"))
+        version = raw.get("version")
+        if type(version) is not int or not 1 <= version <= MAX_INT:
+            version = valid_version(version)
         if version is None:
             shown = printable(repr(raw.get("version")))[:40] if "version" in raw else "missing"
             skipped.append(f"entry {position}: its version ({shown}) is not a whole number from 1 to {MAX_INT}")
@@ -320,21 +334,35 @@ def read_history(
     that brings no new version (a backend that ignores paging must not loop us forever)."""
     raw_entries: list[Any] = []
     seen: set[int] = set()
-    for page in range(1, MAX_PAGES + 1):
-        args = ["stack", "history", "--stack", stack, "--page-size", str(page_size), "--page", str(page)]
-        if show_secrets:
-            args.append("--show-secrets")
-        batch = run_pulumi_json(args, cwd=cwd)
-        batch = [] if batch is None else batch
-        if not isinstance(batch, list):
-            raise OpsError("`pulumi stack history --json` did not print a list")
-        raw_entries.extend(batch)
-        versions = {valid_version(raw.get("version")) for raw in batch if isinstance(raw, dict)} - {None}
-        new = versions - seen
-        seen |= versions
-        if len(batch) < page_size or not new:
-            break
-    return parse_history(raw_entries)
+    with collector_paused():
+        for page in range(1, MAX_PAGES + 1):
+            args = ["stack", "history", "--stack", stack, "--page-size", str(page_size), "--page", str(page)]
+            if show_secrets:
+                args.append("--show-secrets")
+            batch = run_pulumi_json(args, cwd=cwd)
+            batch = [] if batch is None else batch
+            if not isinstance(batch, list):
+                raise OpsError("`pulumi stack history --json` did not print a list")
+            raw_entries.extend(batch)
+            versions = {valid_version(raw.get("version")) for raw in batch if isinstance(raw, dict)} - {None}
+            new = versions - seen
+            seen |= versions
+            if len(batch) < page_size or not new:
+                break
+        return parse_history(raw_entries)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off for the block (and back on after it, if it was on): for decoding JSON, which
+    makes no reference cycles (see the module's docstring)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def update_in_progress(entries: Sequence[Entry]) -> Entry | None:

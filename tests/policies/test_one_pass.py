@@ -7,6 +7,7 @@ and compares the protobuf responses; one case compares two pack processes over t
 from __future__ import annotations
 
 import copy
+import gc
 import json
 from collections.abc import Callable
 
@@ -15,6 +16,7 @@ from google.protobuf import json_format
 from guardrails import pack as pack_module  # the pack's own import path, as the engine runs it
 from guardrails import sdk
 from pulumi.runtime.proto import analyzer_pb2
+from pulumi_policy import ResourceValidationPolicy, StackValidationPolicy
 from pulumi_policy import policy as sdk_policy
 
 from ops.offline import PACK_DIR
@@ -36,6 +38,7 @@ PUBLIC_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 GROUP = "aws:codedeploy/deploymentGroup:DeploymentGroup"
 TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
 REPO = "aws:ecr/repository:Repository"
+KMS_KEY = "aws:kms/key:Key"
 
 
 # ---------------------------------------------------------------------------------------------- both servicers
@@ -136,8 +139,10 @@ def everything_fires(runs, tmp_path) -> tuple[MockRun, dict]:
     run = edited(run, GROUP, lambda p: p.update(deploymentConfigName="CodeDeployDefault.HalfAtATime"))
     run = edited(run, TARGET_GROUP, lambda p: p["healthCheck"].update(path="/moved"))
     run.stack_outputs = {k: v for k, v in run.stack_outputs.items() if k != "repositoryUrl"}
-    repo = next(r for r in run.resources if r.type == REPO)
-    repo.urn, repo.name = repo.urn.rsplit("::", 1)[0] + "::renamed", "renamed"
+    # A stateful resource renamed (a deletion of the old one): the registry's repository where prod has one (a stack
+    # that promotes another's release has none), else the KMS key.
+    stateful = next(r for kind in (REPO, KMS_KEY) for r in run.resources if r.type == kind)
+    stateful.urn, stateful.name = stateful.urn.rsplit("::", 1)[0] + "::renamed", "renamed"
     return run, with_baseline(stack_config_file("prod"), baseline, **{"change-budget": {"budget": 1}})
 
 
@@ -229,11 +234,20 @@ def test_get_analyzer_info_and_analyze_are_the_sdk_servicers(policy_runs, tmp_pa
         assert ours.Analyze(request, None) == stock.Analyze(request, None), resource.urn
 
 
+def counted_builds(monkeypatch) -> list:
+    """Records each set of properties built: by the SDK's servicer (deserialize_properties, once per resource and
+    its provider per policy) and by ours (sdk.properties, which hands only special values to deserialize_properties;
+    none here)."""
+    calls = []
+    deserialize, build = sdk_policy.deserialize_properties, sdk.properties
+    monkeypatch.setattr(sdk_policy, "deserialize_properties", lambda *a, **k: calls.append(1) or deserialize(*a, **k))
+    monkeypatch.setattr(sdk, "properties", lambda *a, **k: calls.append(1) or build(*a, **k))
+    return calls
+
+
 def test_the_stack_is_deserialized_once_whatever_the_number_of_stack_policies(policy_runs, tmp_path, monkeypatch):
     run, given = everything_fires(policy_runs, tmp_path)
-    calls = []
-    deserialize = sdk_policy.deserialize_properties  # what the SDK's servicer calls per resource (and provider)
-    monkeypatch.setattr(sdk_policy, "deserialize_properties", lambda *a, **k: calls.append(1) or deserialize(*a, **k))
+    calls = counted_builds(monkeypatch)
 
     stock, ours = servicers()
     counts = {}
@@ -244,14 +258,36 @@ def test_the_stack_is_deserialized_once_whatever_the_number_of_stack_policies(po
         counts[name] = len(calls)
 
     providers = Providers(run.resources)
-    with_provider = sum(1 for r in run.resources if providers.message(r) is not None)
-    assert counts["ours"] == len(run.resources) + with_provider
-    assert counts["stock"] == len(STACK_POLICIES) * counts["ours"]
+    messages = [providers.message(r) for r in run.resources]
+    with_provider = sum(1 for m in messages if m is not None)
+    distinct_providers = len({m.SerializeToString() for m in messages if m is not None})
+    stack_policies = [p for p in pack_module.POLICIES if isinstance(p, StackValidationPolicy)]
+    assert counts["stock"] == len(stack_policies) * (len(run.resources) + with_provider)
+    assert counts["ours"] == len(run.resources) + distinct_providers  # a provider's resources share its object
+    assert with_provider > distinct_providers == 1
+
+
+def test_a_resource_is_deserialized_once_whatever_the_number_of_resource_policies(policy_runs, monkeypatch):
+    run = policy_runs["prod"]
+    calls = counted_builds(monkeypatch)
+    resource_policies = [p for p in pack_module.POLICIES if isinstance(p, ResourceValidationPolicy)]
+    providers = Providers(run.resources)
+    resource = next(r for r in run.resources if providers.message(r) is not None)
+
+    stock, ours = servicers()
+    counts = {}
+    for name, servicer in (("stock", stock), ("ours", ours)):
+        servicer.Configure(configure_request(servicer, {"all": "mandatory"}), None)
+        calls.clear()
+        servicer.Analyze(analyze_request(resource, providers), None)
+        counts[name] = len(calls)
+
+    assert counts == {"ours": 2, "stock": 2 * len(resource_policies)}  # properties and the provider's
 
 
 def test_stack_policies_share_one_view_of_the_stack(policy_runs):
     from guardrails.framework import stack_of
-    from pulumi_policy import EnforcementLevel, StackValidationPolicy
+    from pulumi_policy import EnforcementLevel
 
     seen = []
 
@@ -301,3 +337,30 @@ def test_the_served_pack_answers_as_the_sdk_policy_pack_would(pack: PolicyPack, 
         json.dumps([d.to_dict() for d in reports[0].diagnostics], indent=1)
     assert reports[1].not_applicable == reports[0].not_applicable
     assert {d.policy for d in reports[0].diagnostics} >= set(STACK_POLICIES)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_stack_policies_run_with_the_collector_paused_and_it_is_restored(enabled):
+    from pulumi_policy import EnforcementLevel
+
+    seen = []
+
+    def record(args, report_violation):
+        seen.append(gc.isenabled())
+        if len(seen) == 2:
+            raise RuntimeError("a policy that fails")
+
+    servicer = sdk.OnePassServicer("test", sdk.VERSION, [StackValidationPolicy("p", "Records.", record)],
+                                   EnforcementLevel.MANDATORY)
+    request = analyzer_pb2.AnalyzeStackRequest(resources=[analyzer_pb2.AnalyzerResource(urn="urn:a", type="t:a")])
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        servicer.AnalyzeStack(request, None)
+        with pytest.raises(RuntimeError):
+            servicer.AnalyzeStack(request, None)
+        after = gc.isenabled()
+    finally:
+        (gc.enable if was else gc.disable)()
+
+    assert seen == [False, False] and after is enabled
