@@ -18,7 +18,7 @@ PASS_ROLE = "iam:passrole"
 AWS_MANAGED_POLICY = re.compile(r"arn:aws[a-z-]*:iam::aws:policy/(?:[^/]+/)*([^/]+)")
 
 
-def _documents(resource: Resource) -> list[tuple[str, object]]:
+def policy_documents(resource: Resource) -> list[tuple[str, object]]:
     if resource.type == IAM_ROLE:
         inline = get(resource.props, "inlinePolicies", default=[])
         if inline is UNKNOWN:
@@ -27,7 +27,7 @@ def _documents(resource: Resource) -> list[tuple[str, object]]:
     return [("policy", get(resource.props, "policy"))]
 
 
-def _statements(document: object) -> list[object]:
+def policy_statements(document: object) -> list[object]:
     """The statements of a policy given as a JSON string or as an object (Statement may be one or a list)."""
     parsed = json.loads(document) if isinstance(document, str) else document
     if not isinstance(parsed, dict):
@@ -96,7 +96,7 @@ def _check_trust(role: Resource, findings: Findings) -> None:
     if not findings.known(document, "assumeRolePolicy") or document is None:
         return
     try:
-        statements = _statements(document)
+        statements = policy_statements(document)
     except (ValueError, TypeError):
         findings.violation(f"Role '{role.name}' assumeRolePolicy is not a JSON policy")
         return
@@ -120,11 +120,11 @@ def check_no_wildcards(resource: Resource, config: dict, findings: Findings) -> 
     _check_attachments(resource, set(config["forbiddenManagedPolicies"]), findings)
     if resource.type == IAM_ROLE:
         _check_trust(resource, findings)
-    for where, document in _documents(resource):
+    for where, document in policy_documents(resource):
         if not findings.known(document, where) or document is None:
             continue
         try:
-            statements = _statements(document)
+            statements = policy_statements(document)
         except (ValueError, TypeError):
             findings.violation(f"{resource.type.split(':')[-1]} '{resource.name}' {where} is not a JSON policy")
             continue

@@ -8,6 +8,7 @@ grants pushing an image. The policy is enabled only in the config of promoted st
 
 from __future__ import annotations
 
+import functools
 import re
 
 from pulumi_policy import StackValidationArgs
@@ -21,7 +22,7 @@ from guardrails.aws_types import (
     IAM_ROLE,
 )
 from guardrails.framework import Resource, stack_policy, stack_resources
-from guardrails.iam import _documents, _statements
+from guardrails.iam import policy_documents, policy_statements
 from guardrails.values import UNKNOWN, Findings, as_list, get
 
 WHY = "prod deploys what baked in dev; it builds nothing"
@@ -69,6 +70,7 @@ def _check_pipeline(pipeline: Resource, findings: Findings) -> None:
                                    f"reads the code ({WHY})", pipeline.urn)
 
 
+@functools.lru_cache(maxsize=1024)  # a stack repeats the same few action patterns thousands of times
 def _pattern(action: str) -> re.Pattern:
     """An IAM action pattern (`*` any run of characters, `?` one; case-insensitive) as a regular expression."""
     return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in action), re.IGNORECASE)
@@ -93,12 +95,12 @@ def _pushes_allowed(statement: dict, findings: Findings, where: str) -> list[str
 
 def _check_push_grants(resource: Resource, findings: Findings) -> None:
     kind = resource.type.split(":")[-1]
-    for where, document in _documents(resource):
+    for where, document in policy_documents(resource):
         subject = f"{kind} '{resource.name}' {where}"
         if not findings.known(document, subject) or document is None:
             continue
         try:
-            statements = _statements(document)
+            statements = policy_statements(document)
         except (ValueError, TypeError):
             continue  # iam-least-privilege reports a document that is not a JSON policy
         for index, statement in enumerate(statements):
