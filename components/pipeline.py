@@ -126,10 +126,10 @@ class DeliveryPipeline(pulumi.ComponentResource):
         return connection.arn
 
     @staticmethod
-    def _triggers(source: BuildFromGitHub | PromoteRelease) -> list[dict]:
+    def _triggers(source: BuildFromGitHub | PromoteRelease) -> list[dict] | None:
         """A push to the branch starts a building pipeline; a promoted one is started by its ReleaseTrigger."""
         if isinstance(source, PromoteRelease):
-            return []
+            return None
         return [{"provider_type": "CodeStarSourceConnection", "git_configuration": {
             "source_action_name": SOURCE_ACTION, "pushes": [{"branches": {"includes": [source.branch]}}]}}]
 
