@@ -69,9 +69,11 @@ if settings.builds:
         context=context, registry=registry, artifacts=artifacts, releases=releases,
         build_image=settings.build_image, timeout_minutes=settings.build_timeout_minutes,
         log_retention_days=settings.log_retention_days, app_port=settings.app_port,
-        drill_failure_rate=settings.drill_failure_rate), use_provider)
+        drill_failure_rate=settings.drill_failure_rate,
+        template_upgrade_settings={"APP_LOG_GROUP": fleet.app_log_group.name,
+                                   "BAKE_MINUTES": str(settings.bake_minutes)}), use_provider)
     publisher = ReleasePublisher("publisher", ReleasePublisherArgs(
-        context=context, registry=registry, releases=releases, build_image=settings.build_image,
+        context=context, registry=registry, releases=releases, artifacts=artifacts, build_image=settings.build_image,
         log_retention_days=settings.log_retention_days), use_provider)
     source = BuildFromGitHub(build=build, publisher=publisher, releases=releases, owner=settings.github_owner,
                              repo=settings.github_repo, branch=settings.github_branch,

@@ -4,7 +4,8 @@ environment-neutral bundle that every stack deploys (app/buildspec.yml says how)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -34,6 +35,10 @@ class ImageBuildArgs:
     """The rollback drill: a release built with it fails this share of requests, so that its bake fails and
     CodeDeploy rolls it back; it travels in the release (release.json), and the publisher never publishes it."""
     compute_type: str = "BUILD_GENERAL1_SMALL"
+    template_upgrade_settings: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Build variables only an app repository still on the template from before promotion reads (APP_LOG_GROUP,
+    BAKE_MINUTES: its bundle carried them), so its builds keep working until it takes the new template. Its bundles
+    have no release.json, so the publisher never promotes them. Remove with the next version."""
 
     def __post_init__(self):
         require(5 <= self.timeout_minutes <= 480, self, "timeout_minutes", "5-480 (CodeBuild's limits)")
@@ -75,6 +80,7 @@ class ImageBuild(pulumi.ComponentResource):
             "RELEASE_BUCKET": args.releases.bucket_name,
             "DELIVERY_STACK": args.releases.stack,
             "DRILL_FAILURE_RATE": f"{args.drill_failure_rate:g}",
+            **args.template_upgrade_settings,
         }
 
     def grant_start(self, name: str, role: aws.iam.Role) -> aws.iam.RolePolicy:

@@ -6,6 +6,15 @@ set -euo pipefail
 dnf install -y docker ruby wget
 systemctl enable --now docker
 
+# The stack's settings for this environment, which the deployment hooks read: the release bundle is the same in
+# every stack, so they cannot travel in it (components/fleet.py deploy_settings). Written before the CodeDeploy agent
+# starts: on a launch into the group CodeDeploy deploys the last good revision at once.
+install -d -m 0755 /etc/app
+cat >/etc/app/deploy.env <<'SETTINGS'
+@DEPLOY_SETTINGS@
+SETTINGS
+chmod 0644 /etc/app/deploy.env
+
 # IMDSv2 only: ask for a session token first.
 token=$(curl -sS -X PUT "http://169.254.169.254/latest/api/token" -H "X-aws-ec2-metadata-token-ttl-seconds: 300")
 region=$(curl -sS -H "X-aws-ec2-metadata-token: ${token}" "http://169.254.169.254/latest/meta-data/placement/region")
@@ -16,14 +25,6 @@ chmod +x "${installer}"
 "${installer}" auto
 rm -f "${installer}"
 systemctl enable --now codedeploy-agent
-
-# The stack's settings for this environment, which the deployment hooks read: the release bundle is the same in
-# every stack, so they cannot travel in it (components/fleet.py deploy_settings).
-install -d -m 0755 /etc/app
-cat >/etc/app/deploy.env <<'SETTINGS'
-@DEPLOY_SETTINGS@
-SETTINGS
-chmod 0644 /etc/app/deploy.env
 
 # The health reporter (components/fleet_health_report.sh), run every 30 s once the instance is up.
 install -d -m 0755 /var/lib/app-health

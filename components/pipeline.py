@@ -200,9 +200,10 @@ class DeliveryPipeline(pulumi.ComponentResource):
         if isinstance(source, PromoteRelease):
             return {"name": "Record", "actions": [
                 _write_release("RecordLive", source.upstream.bucket_name, live_key(stack))]}
+        # This stack runs the release whether or not it may be published: its record does not wait for the tag.
         return {"name": "Publish", "actions": [
             _action("Build", "CodeBuild", "TagRelease", {"ProjectName": source.publisher.project_name},
                     inputs=["bundle"], run_order=1),
+            _write_release("RecordLive", source.releases.bucket_name, live_key(stack), run_order=1),
             _write_release("Release", source.releases.bucket_name, RELEASE_KEY, run_order=2),
-            _write_release("RecordLive", source.releases.bucket_name, live_key(stack), run_order=2),
         ]}

@@ -17,7 +17,6 @@ from components import iam
 from components.aws_context import AwsContext
 from components.registry import pull_statements
 from components.release_store import (
-    read_live_statements,
     record_statements,
     release_event_pattern,
     source_statements,
@@ -82,9 +81,6 @@ class UpstreamRelease(pulumi.ComponentResource):
         return iam.inline_policy(name, role, [*source_statements(self.bucket_arn),
                                               record_statements(self.bucket_arn, [live_key])[0]], parent=self)
 
-    def grant_read_live(self, name: str, role: aws.iam.Role) -> aws.iam.RolePolicy:
-        return iam.inline_policy(name, role, read_live_statements(self.bucket_arn), parent=self)
-
 
 @dataclass
 class ReleaseTriggerArgs:
@@ -118,7 +114,9 @@ class ReleaseTrigger(pulumi.ComponentResource):
 
     def _admit(self, name: str, upstream_account: str, here_account: str) -> None:
         if upstream_account != here_account:
+            # One statement per promoted stack: two stacks in this account must not share (or delete) one.
             aws.cloudwatch.EventPermission(f"{name}-admit-upstream", principal=upstream_account,
-                                           statement_id=f"releases-from-{upstream_account}",
+                                           statement_id=f"releases-{pulumi.get_project()}-{pulumi.get_stack()}"
+                                                        f"-from-{upstream_account}",
                                            action="events:PutEvents", event_bus_name="default",
                                            opts=pulumi.ResourceOptions(parent=self))

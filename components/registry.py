@@ -4,8 +4,9 @@ Every build is pushed as <git sha>; a build that baked healthy and was published
 (components/release_publish.py adds it). The lifecycle keeps the newest `keep_images` release images, which are every
 stack's rollback targets, downstream stacks' included: a rule with a higher priority protects any image it matches
 from the rules below it (docs/aws-behaviour.md). The publisher refuses to publish a release that would push a
-downstream stack's running image out of that window. Builds never published are kept by count too, and untagged
-images (layers of failed pushes) expire after a day.
+downstream stack's running image, or the one it would roll back to, out of that window. A build never published is
+kept while it is among the newest `keep_images` tagged images (AWS counts the release images in that lower rule too),
+and untagged images (layers of failed pushes) expire after a day.
 
 Downstream stacks in other accounts (`reader_accounts`) may pull; their instance roles say which of their roles may."""
 
@@ -42,7 +43,7 @@ class ImageRegistryArgs:
     context: AwsContext
     keep_images: int = 30
     """Release images kept as rollback targets (for this stack and every stack promoted from it); older ones expire.
-    As many builds that were never published are kept besides."""
+    A build never published is kept while it is among the newest this many tagged images."""
     untagged_expiry_days: int = 1
     reader_accounts: Sequence[str] = field(default_factory=tuple)
     """Accounts of downstream stacks that pull the release images."""
@@ -65,7 +66,7 @@ def lifecycle_policy(keep_images: int, untagged_expiry_days: int) -> str:
          "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days",
                        "countNumber": untagged_expiry_days},
          "action": {"type": "expire"}},
-        {"rulePriority": 3, "description": f"Keep the last {keep_images} builds that were never published",
+        {"rulePriority": 3, "description": f"Keep unpublished builds among the last {keep_images} tagged images",
          "selection": {"tagStatus": "tagged", "tagPatternList": ["*"], "countType": "imageCountMoreThan",
                        "countNumber": keep_images},
          "action": {"type": "expire"}},

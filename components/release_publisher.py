@@ -14,6 +14,7 @@ import pulumi_aws as aws
 
 from components import codebuild, iam, logs
 from components.args import require
+from components.artifacts import ArtifactStore
 from components.aws_context import AwsContext
 from components.registry import ImageRegistry
 from components.release_store import ReleaseStore
@@ -51,6 +52,8 @@ class ReleasePublisherArgs:
     context: AwsContext
     registry: ImageRegistry
     releases: ReleaseStore
+    artifacts: ArtifactStore
+    """Where the pipeline keeps the bundle: CodeBuild downloads its input artifact from it with this role."""
     build_image: str = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
     log_retention_days: int = 30
     timeout_minutes: int = 10
@@ -67,7 +70,8 @@ class ReleasePublisher(pulumi.ComponentResource):
                                      "CodeBuild: tag a release that baked healthy", args.context.account_id)
         grants = [
             args.registry.grant_release_tagging(f"{name}-tag", self.role),
-            args.releases.grant_read_live(f"{name}-live-records", self.role),
+            args.releases.grant_read_live_history(f"{name}-live-records", self.role),
+            args.artifacts.grant_read(f"{name}-bundle", self.role),
             logs.grant_write(f"{name}-write-logs", self.role, self.log_group, parent=self),
         ]
         variables = {"REPOSITORY_NAME": args.registry.repository_name, "RELEASE_BUCKET": args.releases.bucket_name,

@@ -68,6 +68,21 @@ def read_live_statements(bucket_arn: pulumi.Input[str]) -> list[dict]:
             iam.statement(["s3:GetObject"], [object_arn(bucket_arn, f"{LIVE_PREFIX}*")], sid="ReadLiveRecords")]
 
 
+def read_live_history_statements(bucket_arn: pulumi.Input[str]) -> list[dict]:
+    """List and read every version of every stack's live record (the publisher protects what each stack runs and
+    what it would roll back to)."""
+    return [iam.condition(iam.statement(["s3:ListBucketVersions"], [bucket_arn], sid="ListLiveRecordVersions"),
+                          {"StringLike": {"s3:prefix": [f"{LIVE_PREFIX}*"]}}),
+            iam.statement(["s3:GetObjectVersion"], [object_arn(bucket_arn, f"{LIVE_PREFIX}*")],
+                          sid="ReadLiveRecordVersions")]
+
+
+def list_releases_statement(bucket_arn: pulumi.Input[str]) -> dict:
+    """List the release's versions, the release history (`ops releases`)."""
+    return iam.condition(iam.statement(["s3:ListBucketVersions"], [bucket_arn], sid="ListReleaseVersions"),
+                         {"StringLike": {"s3:prefix": [f"{RELEASE_KEY}*"]}})
+
+
 @dataclass
 class ReleaseStoreArgs:
     context: AwsContext
@@ -106,7 +121,7 @@ class ReleaseStore(pulumi.ComponentResource):
         principals = {"AWS": [pulumi.Output.concat("arn:", self._context.partition, ":iam::", account, ":root")
                               for account in self.reader_accounts]}
         statements = [*source_statements(bucket.arn), record_statements(bucket.arn, [f"{LIVE_PREFIX}*"])[0],
-                      *read_live_statements(bucket.arn)]
+                      *read_live_statements(bucket.arn), list_releases_statement(bucket.arn)]
         return [{**statement, "Sid": f"Downstream{statement['Sid']}", "Principal": principals}
                 for statement in statements]
 
@@ -133,3 +148,6 @@ class ReleaseStore(pulumi.ComponentResource):
 
     def grant_read_live(self, name: str, role: aws.iam.Role) -> aws.iam.RolePolicy:
         return iam.inline_policy(name, role, read_live_statements(self.bucket_arn), parent=self)
+
+    def grant_read_live_history(self, name: str, role: aws.iam.Role) -> aws.iam.RolePolicy:
+        return iam.inline_policy(name, role, read_live_history_statements(self.bucket_arn), parent=self)

@@ -52,3 +52,19 @@ def program_with_stack(folder: Path, project_root: Path, stack: str, stack_file:
     shutil.copytree(project_root / "components", folder / "components")
     (folder / f"Pulumi.{stack}.yaml").write_text(stack_file)
     return folder
+
+
+def as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def grants_of(run: MockRun, role_name: str) -> dict[str, set[str]]:
+    """action -> resources, across every inline policy on one role."""
+    role_id = one(run, "aws:iam/role:Role", role_name).id
+    actions: dict[str, set[str]] = {}
+    for policy in run.of_type("aws:iam/rolePolicy:RolePolicy"):
+        if policy.inputs["role"] == role_id:
+            for entry in json.loads(policy.inputs["policy"])["Statement"]:
+                for action in as_list(entry["Action"]):
+                    actions.setdefault(action, set()).update(as_list(entry["Resource"]))
+    return actions

@@ -31,7 +31,8 @@ ANY = object()
     (lambda: ReleaseStoreArgs(ANY, "dev", reader_accounts=("arn:aws:iam::123456789012:root",)),
      "ReleaseStoreArgs.reader_accounts must be 12-digit AWS account ids"),
     (lambda: ReleaseStoreArgs(ANY, "dev", history_days=0), "ReleaseStoreArgs.history_days must be 1-3650"),
-    (lambda: ReleasePublisherArgs(ANY, ANY, ANY, timeout_minutes=90), "ReleasePublisherArgs.timeout_minutes must be"),
+    (lambda: ReleasePublisherArgs(ANY, ANY, ANY, ANY, timeout_minutes=90),
+     "ReleasePublisherArgs.timeout_minutes must be"),
     (lambda: ArtifactStoreArgs(retention_days=0), "ArtifactStoreArgs.retention_days must be 1-3650, got 0"),
     (lambda: AppFleetArgs(ANY, ANY, ANY, ANY, app_port=80), "AppFleetArgs.app_port must be 1024-65535"),
     (lambda: AppFleetArgs(ANY, ANY, ANY, ANY, fleet_size=0), "AppFleetArgs.fleet_size must be 1-50, got 0"),
@@ -61,7 +62,7 @@ def test_the_defaults_pass_their_own_checks():
     NetworkArgs()
     ImageRegistryArgs(ANY)
     ReleaseStoreArgs(ANY, "dev")
-    ReleasePublisherArgs(ANY, ANY, ANY)
+    ReleasePublisherArgs(ANY, ANY, ANY, ANY)
     ArtifactStoreArgs()
     AppFleetArgs(ANY, ANY, ANY, ANY)
     ImageBuildArgs(ANY, ANY, ANY, ANY)

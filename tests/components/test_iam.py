@@ -10,7 +10,7 @@ from components.iam import AWS_STAR_ONLY_ACTIONS
 from components.release_store import RELEASE_KEY, live_key
 from ops.offline.mocks import ACCOUNT_ID, upstream_outputs
 from ops.offline.model import MockRun
-from tests.components.conftest import one
+from tests.components.conftest import as_list, grants_of, one
 
 AWS_CODEDEPLOY_ROLE = Path(__file__).with_name("data") / "aws_codedeploy_role_v11.json"
 IDENTIFYING_OUTPUTS = ("arn", "name", "bucket", "alarmName", "deploymentGroupName", "deploymentConfigName")
@@ -28,10 +28,6 @@ def identity_statements(run: MockRun) -> list[tuple[str, dict]]:
         for entry in json.loads(policy.inputs["policy"])["Statement"]:
             found.append((policy.name, entry))
     return found
-
-
-def as_list(value) -> list:
-    return value if isinstance(value, list) else [value]
 
 
 def stack_identifiers(run: MockRun) -> set[str]:
@@ -136,18 +132,6 @@ def assert_trusts_one_service(run: MockRun, role: str, service: str) -> None:
 def test_only_the_ssm_core_managed_policy_is_attached(run):
     attached = {a.inputs["policyArn"] for a in run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")}
     assert attached == ALLOWED_MANAGED_POLICIES
-
-
-def grants_of(run: MockRun, role_name: str) -> dict[str, set[str]]:
-    """action -> resources, across every inline policy on one role."""
-    role_id = one(run, "aws:iam/role:Role", role_name).id
-    actions: dict[str, set[str]] = {}
-    for policy in run.of_type("aws:iam/rolePolicy:RolePolicy"):
-        if policy.inputs["role"] == role_id:
-            for entry in json.loads(policy.inputs["policy"])["Statement"]:
-                for action in as_list(entry["Action"]):
-                    actions.setdefault(action, set()).update(as_list(entry["Resource"]))
-    return actions
 
 
 def test_the_build_pushes_to_its_own_repository_only(dev):

@@ -15,7 +15,7 @@ from components.release_store import RELEASE_KEY, live_key
 from ops.errors import OpsError
 from ops.offline.mocks import ACCOUNT_ID, upstream_outputs
 from ops.offline.run import run_program
-from tests.components.conftest import one, policy_of, program_with_stack
+from tests.components.conftest import grants_of, one, policy_of, program_with_stack
 
 OTHER_ACCOUNT = "210987654321"
 PUSH_ACTIONS = {"ecr:PutImage", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload"}
@@ -106,15 +106,16 @@ class TestDevPublishesWhatBakedHealthy:
         assert stages(dev)["Deploy"]["onFailure"] == {"result": "FAIL"}  # a failed deploy stops the execution
 
     def test_the_image_is_tagged_as_a_release_before_the_release_is_written(self, dev):
-        tag, release, record = stages(dev)["Publish"]["actions"]
+        tag, record, release = stages(dev)["Publish"]["actions"]
         publisher = one(dev, "aws:codebuild/project:Project", "publisher-project")
         assert (tag["name"], tag["runOrder"], tag["configuration"]) == (
             "TagRelease", 1, {"ProjectName": publisher.outputs["name"]})
         bucket = dev.stack_outputs["releaseBucket"]
         assert (release["runOrder"], release["configuration"]) == (
             2, {"BucketName": bucket, "ObjectKey": RELEASE_KEY, "Extract": "false"})
+        # dev runs the release whether or not it may be published: its record does not wait for the tag
         assert (record["runOrder"], record["configuration"]) == (
-            2, {"BucketName": bucket, "ObjectKey": live_key("dev"), "Extract": "false"})
+            1, {"BucketName": bucket, "ObjectKey": live_key("dev"), "Extract": "false"})
 
     def test_what_is_published_is_the_bundle_that_was_deployed(self, dev):
         build, deploy = stages(dev)["Build"]["actions"][0], stages(dev)["Deploy"]["actions"][0]
@@ -159,8 +160,19 @@ class TestDevPublishesWhatBakedHealthy:
         assert grants["TagReleases"]["Resource"] == [dev.stack_outputs["repositoryArn"]]
         live = {entry["Sid"]: entry for entry in statements(dev, "publisher-live-records")}
         bucket = dev.stack_outputs["releaseBucketArn"]
-        assert live["ReadLiveRecords"]["Resource"] == [f"{bucket}/live/*"]
-        assert live["ListLiveRecords"]["Condition"] == {"StringLike": {"s3:prefix": ["live/*"]}}
+        assert live["ReadLiveRecordVersions"]["Action"] == ["s3:GetObjectVersion"]
+        assert live["ReadLiveRecordVersions"]["Resource"] == [f"{bucket}/live/*"]
+        assert live["ListLiveRecordVersions"]["Action"] == ["s3:ListBucketVersions"]
+        assert live["ListLiveRecordVersions"]["Condition"] == {"StringLike": {"s3:prefix": ["live/*"]}}
+
+    def test_every_codebuild_role_can_read_the_bundle_the_pipeline_hands_it(self, dev):
+        """A CODEPIPELINE source is downloaded from the artifact store with the project's own service role."""
+        artifacts = one(dev, "aws:s3/bucket:Bucket", "artifacts-bucket").outputs["arn"]
+        roles = {r.outputs["arn"]: r.name for r in dev.of_type("aws:iam/role:Role")}
+        for project in dev.of_type("aws:codebuild/project:Project"):
+            assert project.inputs["source"]["type"] == "CODEPIPELINE"
+            readable = grants_of(dev, roles[project.inputs["serviceRole"]])["s3:GetObject"]
+            assert f"{artifacts}/*" in readable, project.name
 
 
 class TestReleaseStore:
