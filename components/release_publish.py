@@ -1,6 +1,6 @@
 """Publish a release that baked healthy: check that its image is in the repository, refuse to publish it if ECR's
-lifecycle would then expire an image a downstream stack runs, and tag the image `release-<commit>`, which the lifecycle
-keeps as a rollback target.
+lifecycle would then expire an image a downstream stack runs or would roll back to, and tag the image
+`release-<commit>`, which the lifecycle keeps as a rollback target.
 
 The building stack's pipeline runs this in its Publish stage (CodeBuild, components/release_publisher.py embeds this
 file's text in the buildspec), before the S3 deploy actions write the bundle to `releases/latest.zip` (the downstream
@@ -13,10 +13,11 @@ Contract
     "<account>.dkr.ecr.<region>.amazonaws.com/<name>", "tag": <commit>, "digest": "sha256:<64 hex>",
     "uri": "<repository>@<digest>"}, "stack": <this stack>, "drillFailureRate": <0 to 1>, ...}; other fields are
     not read. A drill release (drillFailureRate above 0) is refused: it fails requests on purpose.
-    Environment: REPOSITORY_NAME (the ECR repository, which must hold the image), RELEASE_BUCKET (holds live/<stack>.zip
-    for each stack: the bundle it runs), KEEP_RELEASES (1-1000, the release images the lifecycle keeps),
-    DELIVERY_STACK (this stack: its own live record is not a downstream's), AWS_REGION or AWS_DEFAULT_REGION (the
-    image's region). AWS credentials and AWS_ENDPOINT_URL are boto3's own.
+    Environment: REPOSITORY_NAME (the ECR repository, which must hold the image), RELEASE_BUCKET (versioned; holds
+    live/<stack>.zip for each stack, the bundle it runs: every successful deploy of the stack writes a new version, so
+    the record's versions are the stack's deployment history), KEEP_RELEASES (1-1000, the release images the lifecycle
+    keeps), DELIVERY_STACK (this stack: its own live record is not a downstream's), AWS_REGION or AWS_DEFAULT_REGION
+    (the image's region). AWS credentials and AWS_ENDPOINT_URL are boto3's own.
 
 Steps (one line each on stdout, then a summary line; a refusal or error is one line on stderr, never a traceback)
     1. release.json is valid and names an image in REPOSITORY_NAME in this region.
@@ -24,9 +25,20 @@ Steps (one line each on stdout, then a summary line; a refusal or error is one l
     3. Interlock. ECR keeps the KEEP_RELEASES images tagged `release-*` that were pushed last: imageCountMoreThan
        sorts by push time, and tagging an image later does not change its push time. After this publish the release
        images are today's plus this one (counted once if it already has its tag). An image is kept if fewer than
-       KEEP_RELEASES of the others were pushed at the same time or later (a tie counts against it). Refused unless
-       this release and every other stack's live image are kept; a live record that cannot be read, or that names an
-       image that is not a release image, is refused too. No live records: nothing to protect.
+       KEEP_RELEASES of the others were pushed at the same time or later (a tie counts against it).
+       What is protected: for every downstream stack (each live/<stack>.zip but DELIVERY_STACK's own), the images
+       named by the newest PROTECTED_VERSIONS (2) versions of its record, listed with ListObjectVersions (prefix
+       live/) and read with GetObject by VersionId. The newest is the release the stack runs (its "running" release);
+       the one before is the release it ran before (its "previous" release): CodeDeploy's automatic rollback and
+       `ops rollback app` redeploy it, and after such a rollback the stack runs it while its record still names the
+       newer one. Delete markers are skipped, and older versions are ignored; a record whose newest version is a
+       delete marker (the stack was torn down) protects nothing. A previous version that S3's lifecycle already
+       deleted (the release bucket expires noncurrent versions) is not listed, so it protects nothing either.
+       Refused unless this release and every running release are kept, and every previous release that is still a
+       release image is kept. A version that cannot be read is refused (naming the stack and the version), and so is
+       a running release that is not a release image. A previous release that is no longer a release image (it
+       expired long ago, say) is a note on stdout, not a refusal: that stack can no longer roll back to it, and no
+       publish could change that. No live records: nothing to protect.
     4. Tag: BatchGetImage the manifest by digest, PutImage it with imageTag release-<commit> and imageDigest (ECR
        checks the manifest still hashes to it). If the image already has the tag (a rerun), there is nothing to
        write. The tag on another image is refused. PutImage's "already exists" answers are checked by reading the
@@ -35,14 +47,18 @@ Steps (one line each on stdout, then a summary line; a refusal or error is one l
 
 Exit codes
     0  published, or already published (a rerun changes nothing)
-    1  refused: the image is missing, publishing would let ECR expire an image a downstream stack runs (or this
-       release), a live record cannot be read or names no release image, or release-<commit> names another image
+    1  refused: the image is missing, publishing would let ECR expire an image a downstream stack runs or would roll
+       back to (or this release), a version of a live record cannot be read, a downstream's running release is not a
+       release image, or release-<commit> names another image
     2  invalid input: release.json, the environment, the arguments, or no boto3
     3  an AWS call failed: denied (the line names the IAM action), unreachable, timed out, or another AWS error
 
 IAM (the CodeBuild role): ecr:DescribeImages, ecr:BatchGetImage, ecr:PutImage on
-arn:aws:ecr:<region>:<account>:repository/<REPOSITORY_NAME>; s3:ListBucket on arn:aws:s3:::<RELEASE_BUCKET> (this
-lists with prefix live/), s3:GetObject on arn:aws:s3:::<RELEASE_BUCKET>/live/*.
+arn:aws:ecr:<region>:<account>:repository/<REPOSITORY_NAME>; s3:ListBucketVersions on arn:aws:s3:::<RELEASE_BUCKET>
+(ListObjectVersions with prefix live/, so an s3:prefix condition of live/* allows it), s3:GetObjectVersion on
+arn:aws:s3:::<RELEASE_BUCKET>/live/* (every GetObject here names a VersionId). These replace s3:ListBucket and
+s3:GetObject, which the publisher no longer uses: ListObjectVersions needs s3:ListBucketVersions, and GetObject with a
+VersionId needs s3:GetObjectVersion, not s3:GetObject.
 
 AWS behaviour relied on
     - Lifecycle evaluation: "With countType = imageCountMoreThan, images are sorted from youngest to oldest based on
@@ -55,9 +71,17 @@ AWS behaviour relied on
       https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-retag.html
     - PutImage errors (ImageAlreadyExistsException, ImageTagAlreadyExistsException, ImageDigestDoesNotMatchException):
       https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_PutImage.html
+    - ListObjectVersions lists keys in order and a key's versions "in the order they were stored, with the most
+      recently stored returned first" (example 2); versions and delete markers come in separate lists, and IsLatest
+      marks the current entry of a key. It needs s3:ListBucketVersions.
+      https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectVersions.html
+    - GetObject with a versionId needs s3:GetObjectVersion ("The s3:GetObject permission is not required in this
+      scenario"): https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html
 
 Standalone: the standard library and boto3 only, no imports from the project. Tests:
-tests/components/test_release_publish.py.
+tests/components/test_release_publish.py, on moto. moto never applies lifecycle policies (it stores them and expires
+nothing), so the tests check the publisher's model of ECR's ordering (docs/aws-behaviour.md, B30: push time, ties
+against the image), not ECR itself.
 """
 
 from __future__ import annotations
@@ -100,8 +124,11 @@ MANIFEST_MEDIA_TYPES = (
 )
 TAG_EXISTS = ("ImageAlreadyExistsException", "ImageTagAlreadyExistsException")
 DENIED = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")
+# The IAM action behind each call, for a denial whose message does not name it (S3's plain "Access Denied"). Every
+# GetObject here names a VersionId, which makes it s3:GetObjectVersion.
 IAM_ACTIONS = {"DescribeImages": "ecr:DescribeImages", "BatchGetImage": "ecr:BatchGetImage",
-               "PutImage": "ecr:PutImage", "ListObjectsV2": "s3:ListBucket", "GetObject": "s3:GetObject"}
+               "PutImage": "ecr:PutImage", "ListObjectVersions": "s3:ListBucketVersions",
+               "GetObject": "s3:GetObjectVersion"}
 NOT_AUTHORIZED = re.compile(r"not authorized to perform:?\s+([\w-]+:\w+)")
 
 COMMIT = re.compile(r"[0-9a-f]{40}")
@@ -112,7 +139,9 @@ BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 STACK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 REGION_NAME = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]+")
 KEEP_NUMBER = re.compile(r"[0-9]{1,4}")
+LIVE_PREFIX = "live/"
 LIVE_KEY = re.compile(r"live/([^/]+)\.zip")
+PROTECTED_VERSIONS = 2  # of each downstream's live record: the release it runs and the one it would roll back to
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 MAX_RECORD_BYTES = 1 << 20
 
@@ -154,13 +183,37 @@ class Image:
 
 @dataclass(frozen=True)
 class LiveRecord:
-    """What one stack runs (live/<stack>.zip), or why that cannot be read."""
+    """One version of live/<stack>.zip: the release the stack ran after one deploy, or why that cannot be read.
+    previous: False for the newest version (the release the stack runs), True for the one before it (its rollback
+    target)."""
 
     stack: str
     key: str
+    version: str
+    previous: bool = False
     commit: str = ""
     digest: str = ""
     problem: str = ""
+
+
+@dataclass(frozen=True)
+class Downstream:
+    """A downstream stack's live record: its newest PROTECTED_VERSIONS versions, newest first; none when the newest
+    version is a delete marker (the stack was torn down)."""
+
+    stack: str
+    key: str
+    records: tuple[LiveRecord, ...]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The interlock's answer: what is kept (stdout, "interlock: ..."), what no publish can keep any more (stdout,
+    "note: ..."), and the problems, one refusal line each."""
+
+    lines: list[str]
+    notes: list[str]
+    problems: list[str]
 
 
 def main(argv: list[str] | None = None, environ=os.environ) -> int:
@@ -200,13 +253,18 @@ def publish(ecr, s3, settings: Settings, release: Release) -> int:
     new = find_image(ecr, settings, release)
     say(f"image: in {settings.repository}, pushed {utc(new.pushed_at)}")
     releases = release_images(ecr, settings, release)
-    records = live_records(s3, settings)
-    for line in interlock(settings, new, releases, records):
+    downstreams = live_histories(s3, settings)
+    verdict = interlock(settings, new, releases, downstreams)
+    for line in [] if verdict.problems else verdict.lines:
         say(f"interlock: {line}")
+    for note in verdict.notes:
+        say(f"note: {note}")
+    if verdict.problems:
+        raise Stop(REFUSED, *verdict.problems)
     added = tag_release(ecr, settings, release, releases)
     say(f"tag: {release.tag} {'added to' if added else 'already on'} {short(release.digest)}")
-    downstream = ", ".join(record.stack for record in records) or "none"
-    say(f"published: {settings.repository}@{release.digest} is {release.tag}; downstream stacks kept: {downstream}")
+    kept_stacks = ", ".join(downstream.stack for downstream in downstreams if downstream.records) or "none"
+    say(f"published: {settings.repository}@{release.digest} is {release.tag}; downstream stacks kept: {kept_stacks}")
     return PUBLISHED
 
 
@@ -329,21 +387,39 @@ def image_of(detail: dict) -> Image:
 
 # Step 3: the interlock.
 
-def live_records(s3, settings: Settings) -> list[LiveRecord]:
-    """Every other stack's live/<stack>.zip, read."""
-    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=settings.bucket, Prefix="live/")
-    keys = sorted(item["Key"] for page in pages for item in page.get("Contents", []))
-    found = [(match.group(1), key) for key in keys if (match := LIVE_KEY.fullmatch(key))]
-    return [read_record(s3, settings.bucket, stack, key) for stack, key in found if stack != settings.stack]
+def live_histories(s3, settings: Settings) -> list[Downstream]:
+    """Every other stack's live/<stack>.zip: its newest PROTECTED_VERSIONS versions, read. S3 lists a key's versions
+    newest first, and its delete markers in a list of their own (skipped, unless the newest entry is one)."""
+    pages = s3.get_paginator("list_object_versions").paginate(Bucket=settings.bucket, Prefix=LIVE_PREFIX)
+    newest: dict[str, list[str]] = {}
+    torn_down: set[str] = set()
+    for page in pages:
+        torn_down.update(marker["Key"] for marker in page.get("DeleteMarkers", []) if marker.get("IsLatest"))
+        for entry in page.get("Versions", []):
+            versions = newest.setdefault(entry["Key"], [])
+            if len(versions) < PROTECTED_VERSIONS:
+                versions.append(entry.get("VersionId") or "null")  # "null": written before versioning was enabled
+    downstreams = []
+    for key in sorted(newest.keys() | torn_down):
+        match = LIVE_KEY.fullmatch(key)
+        if not match or match.group(1) == settings.stack:
+            continue
+        stack = match.group(1)
+        versions = [] if key in torn_down else newest[key]
+        records = tuple(read_record(s3, settings.bucket, stack, key, version, previous=index > 0)
+                        for index, version in enumerate(versions))
+        downstreams.append(Downstream(shown(stack), key, records))
+    return downstreams
 
 
-def read_record(s3, bucket: str, stack: str, key: str) -> LiveRecord:
-    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+def read_record(s3, bucket: str, stack: str, key: str, version: str, previous: bool) -> LiveRecord:
+    """One version of a live record, read by its VersionId (a version never changes once written)."""
+    body = s3.get_object(Bucket=bucket, Key=key, VersionId=version)["Body"].read()
     try:
         commit, digest = parse_record(body)
     except ValueError as problem:
-        return LiveRecord(shown(stack), key, problem=str(problem))
-    return LiveRecord(shown(stack), key, commit, digest)
+        return LiveRecord(shown(stack), key, shown(version), previous, problem=str(problem))
+    return LiveRecord(shown(stack), key, shown(version), previous, commit, digest)
 
 
 def parse_record(zipped: bytes) -> tuple[str, str]:
@@ -370,17 +446,21 @@ def parse_record(zipped: bytes) -> tuple[str, str]:
     return commit, digest
 
 
-def interlock(settings: Settings, new: Image, releases: list[Image], records: list[LiveRecord]) -> list[str]:
-    """One line per downstream stack; Stop(REFUSED) naming every problem when a run image would not be kept."""
+def interlock(settings: Settings, new: Image, releases: list[Image], downstreams: list[Downstream]) -> Verdict:
+    """One line per protected version, a note per previous release that is no longer kept, and every problem."""
     after = {image.digest: image for image in releases}
     after[new.digest] = new
-    problems = [] if kept(new, after, settings.keep) else [expired_at_once(settings, new, after)]
-    problems += [problem for record in records if (problem := record_problem(settings, record, after))]
-    if problems:
-        raise Stop(REFUSED, *problems)
-    lines = [f"release images after this publish: {len(after)}; ECR keeps the newest {settings.keep}"]
-    lines += [f"{r.stack} runs release {r.commit[:12]} ({short(r.digest)}), kept" for r in records]
-    return lines if records else [*lines, f"no downstream live records in {settings.bucket}"]
+    verdict = Verdict([f"release images after this publish: {len(after)}; ECR keeps the newest {settings.keep}"],
+                      [], [] if kept(new, after, settings.keep) else [expired_at_once(settings, new, after)])
+    for downstream in downstreams:
+        if not downstream.records:
+            verdict.lines.append(f"{downstream.stack} was torn down (the newest version of {downstream.key} is a "
+                                 "delete marker); nothing to keep for it")
+        for record in downstream.records:
+            judge(settings, record, after, verdict)
+    if not any(downstream.records for downstream in downstreams):
+        verdict.lines.append(f"no downstream live records in {settings.bucket}")
+    return verdict
 
 
 def rivals(image: Image, after: dict[str, Image]) -> int:
@@ -392,19 +472,30 @@ def kept(image: Image, after: dict[str, Image], keep: int) -> bool:
     return rivals(image, after) < keep
 
 
-def record_problem(settings: Settings, record: LiveRecord, after: dict[str, Image]) -> str:
-    where = f"{record.key} in {settings.bucket}"
-    if record.problem:
-        return f"{where} cannot be read ({record.problem}), so what {record.stack} runs is unknown; fix the record"
-    if record.digest not in after:
-        return (f"{record.stack} runs release {record.commit[:12]} ({short(record.digest)}), which is not a release "
-                f"image in {settings.repository} ({where}), so nothing keeps it; deploy a published release to "
-                f"{record.stack}")
-    if not kept(after[record.digest], after, settings.keep):
-        return (f"{record.stack} runs release {record.commit[:12]} ({short(record.digest)}), which would no longer be "
-                f"kept after this publish (KEEP_RELEASES={settings.keep}); deploy a newer release to {record.stack}, "
-                "or raise delivery:keepImages")
-    return ""
+def judge(settings: Settings, record: LiveRecord, after: dict[str, Image], verdict: Verdict) -> None:
+    """Add what one version of a live record means to the verdict: a line, a note or a problem."""
+    stack, where = record.stack, f"{record.key} version {record.version} in {settings.bucket}"
+    release = f"release {record.commit[:12]} ({short(record.digest)})"
+    if record.problem and record.previous:
+        verdict.problems.append(
+            f"{where} cannot be read ({record.problem}), so what {stack} would roll back to is unknown; deploy a "
+            f"release to {stack} (this version is then older than its rollback target), or delete this version")
+    elif record.problem:
+        verdict.problems.append(f"{where} cannot be read ({record.problem}), so what {stack} runs is unknown; fix "
+                                "the record: write a readable one, then delete this version")
+    elif record.digest not in after and record.previous:
+        verdict.notes.append(f"{stack}'s previous release {record.commit[:12]} is no longer kept; it cannot be "
+                             "rolled back to")
+    elif record.digest not in after:
+        verdict.problems.append(f"{stack} runs {release}, which is not a release image in {settings.repository} "
+                                f"({where}), so nothing keeps it; deploy a published release to {stack}")
+    elif not kept(after[record.digest], after, settings.keep):
+        which = f"previous {release}, its rollback target," if record.previous else f"running {release}"
+        verdict.problems.append(f"{stack}'s {which} would no longer be kept after this publish "
+                                f"(KEEP_RELEASES={settings.keep}); deploy a newer release to {stack}, or raise "
+                                "delivery:keepImages")
+    else:
+        verdict.lines.append(f"{stack} {'would roll back to' if record.previous else 'runs'} {release}, kept")
 
 
 def expired_at_once(settings: Settings, new: Image, after: dict[str, Image]) -> str:

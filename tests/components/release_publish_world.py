@@ -1,5 +1,7 @@
 """The world components/release_publish.py runs in, on a moto server: the building stack's immutable ECR repository,
-its release bucket, the bundle CodeBuild extracts, and a way to run the script as the Publish stage does.
+its release bucket (versioned, as components/release_store.py makes it: each deploy of a stack writes a new version
+of its live record, so the versions are the stack's deployment history), the bundle CodeBuild extracts, and a way to
+run the script as the Publish stage does.
 
 Builds are pushed as AWS computes them: the digest is the sha256 of the manifest bytes sent (moto would take any
 digest on trust). moto keeps imagePushedAt in whole seconds (ECR keeps fractions), so a build that must be newer than
@@ -102,6 +104,7 @@ class Delivery:
         self.s3 = boto3.client("s3", region_name=REGION)
         self.ecr.create_repository(repositoryName=REPOSITORY, imageTagMutability="IMMUTABLE")
         self.s3.create_bucket(Bucket=BUCKET)
+        self.s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
 
     def build(self, name: str, later: bool = False) -> Build:
         """The build stage: push the image once, tagged with its commit."""
@@ -125,12 +128,22 @@ class Delivery:
         details = self.ecr.describe_images(repositoryName=REPOSITORY, imageIds=[{"imageDigest": build.digest}])
         return set(details["imageDetails"][0].get("imageTags", []))
 
-    def runs(self, stack: str, build: Build) -> None:
-        """The live record a stack writes after its deploy succeeded: the bundle it runs, as built by this stack."""
-        self.record(stack, bundle_zip(bundle_of(build)))
+    def runs(self, stack: str, build: Build) -> str:
+        """The live record a stack writes after its deploy succeeded: the bundle it runs, as built by this stack.
+        Another version of live/<stack>.zip; its VersionId."""
+        return self.record(stack, bundle_zip(bundle_of(build)))
 
-    def record(self, stack: str, body: bytes) -> None:
-        self.s3.put_object(Bucket=BUCKET, Key=f"live/{stack}.zip", Body=body)
+    def deployed(self, stack: str, *builds: Build) -> list[str]:
+        """A stack's deployment history, oldest first: one version of its live record per deploy; their VersionIds."""
+        return [self.runs(stack, build) for build in builds]
+
+    def record(self, stack: str, body: bytes) -> str:
+        return self.s3.put_object(Bucket=BUCKET, Key=f"live/{stack}.zip", Body=body)["VersionId"]
+
+    def tear_down(self, stack: str) -> None:
+        """What deleting a stack's live record does in a versioned bucket: a delete marker becomes its newest
+        version, and the older versions stay."""
+        self.s3.delete_object(Bucket=BUCKET, Key=f"live/{stack}.zip")
 
     def bundle(self, build: Build, document: dict | None = None) -> Path:
         """The bundle CodeBuild extracts into CODEBUILD_SRC_DIR."""

@@ -1,7 +1,8 @@
 """components/release_publish.py, the Publish stage's script: it tags a release's image `release-<commit>` only when
-the image is there and ECR's lifecycle would still keep every image a downstream stack runs; it refuses otherwise,
-in one line. Run against a moto server over HTTP (ECR and S3 as the script reaches them in CodeBuild), and once as
-CodeBuild runs it: a lone file, `python release_publish.py`, in the extracted bundle.
+the image is there and ECR's lifecycle would still keep every image a downstream stack runs or would roll back to (the
+newest two versions of its live record); it refuses otherwise, in one line. Run against a moto server over HTTP
+(ECR and S3 as the script reaches them in CodeBuild), and once as CodeBuild runs it: a lone file,
+`python release_publish.py`, in the extracted bundle.
 
 Where moto differs from AWS, the tests pin AWS's documented behaviour, with botocore's Stubber (checked against the
 service model) for the answers moto cannot give:
@@ -9,13 +10,18 @@ service model) for the answers moto cannot give:
   (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_PutImage.html), moto ImageAlreadyExistsException.
   The script reads the tag back instead of trusting either code; both answers are tested.
 - A denied ECR call: moto answers code "403" with an XML body; AWS answers AccessDeniedException naming the action.
-  The moto test denies S3 GetObject, which moto answers as AWS does (AccessDenied); the ECR shape is stubbed.
+  The moto tests deny S3's ListObjectVersions (s3:ListBucketVersions) and GetObject of a version
+  (s3:GetObjectVersion), which moto answers as AWS does (AccessDenied); the ECR shape is stubbed.
 - imagePushedAt is whole seconds in moto (see release_publish_world.py), and moto ignores DescribeImages' tagStatus
-  filter (the script matches the release- prefix itself)."""
+  filter (the script matches the release- prefix itself).
+- moto never applies lifecycle policies: no image here ever expires on its own (an expired image is deleted by the
+  test). So these tests check the publisher's model of ECR's ordering (docs/aws-behaviour.md, B30: push time, ties
+  against the image), not ECR itself."""
 
 from __future__ import annotations
 
 import ast
+import json
 import os
 import shutil
 import subprocess
@@ -213,9 +219,119 @@ def test_a_downstream_release_just_outside_the_kept_window_is_refused(delivery):
     outcome = delivery.publish(new, keep=2)
 
     assert outcome.code == REFUSED
-    assert outcome.err == [f"refused: prod runs release {short(r1)}, which would no longer be kept after this publish "
+    assert outcome.err == [f"refused: prod's running release {short(r1)} would no longer be kept after this publish "
                            "(KEEP_RELEASES=2); deploy a newer release to prod, or raise delivery:keepImages"]
     assert delivery.tags(new) == {new.commit}
+
+
+# --- The interlock: what a stack would roll back to -----------------------------------------------------------------
+
+def test_a_previous_release_inside_the_kept_window_passes(delivery):
+    r1, r2, new = kept_window_history(delivery)
+    delivery.deployed("prod", r1, r2)
+
+    outcome = delivery.publish(new, keep=3)  # r1, at the edge: two others were pushed later
+
+    assert (outcome.code, outcome.err) == (0, [])
+    assert outcome.out[2:5] == ["interlock: release images after this publish: 3; ECR keeps the newest 3",
+                                f"interlock: prod runs release {short(r2)}, kept",
+                                f"interlock: prod would roll back to release {short(r1)}, kept"]
+    assert outcome.out[-1].endswith("downstream stacks kept: prod")
+
+
+def test_a_previous_release_just_outside_the_kept_window_is_refused(delivery):
+    # prod runs r2, and would roll back to r1; after `ops rollback app` it runs r1 while its record still names r2.
+    r1, r2, new = kept_window_history(delivery)
+    delivery.deployed("prod", r1, r2)
+
+    outcome = delivery.publish(new, keep=2)
+
+    assert (outcome.code, outcome.out[2:]) == (REFUSED, [])
+    assert outcome.err == [f"refused: prod's previous release {short(r1)}, its rollback target, would no longer be "
+                           "kept after this publish (KEEP_RELEASES=2); deploy a newer release to prod, or raise "
+                           "delivery:keepImages"]
+    assert delivery.tags(new) == {new.commit}
+
+
+def test_a_previous_release_no_longer_kept_is_a_note_not_a_refusal(delivery):
+    gone = delivery.published("gone")
+    r1 = delivery.published("r1", later=True)
+    new = delivery.build("new")
+    delivery.deployed("prod", gone, r1)
+    delivery.ecr.batch_delete_image(repositoryName=REPOSITORY, imageIds=[{"imageDigest": gone.digest}])  # expired
+
+    outcome = delivery.publish(new, keep=2)
+
+    assert (outcome.code, outcome.err) == (0, [])
+    assert outcome.out[2:5] == ["interlock: release images after this publish: 2; ECR keeps the newest 2",
+                                f"interlock: prod runs release {short(r1)}, kept",
+                                f"note: prod's previous release {gone.commit[:12]} is no longer kept; it cannot be "
+                                "rolled back to"]
+    assert delivery.tags(new) == {new.commit, new.release_tag}
+
+
+def test_only_the_newest_two_versions_of_a_record_are_protected(delivery):
+    r1 = delivery.published("r1")
+    r2 = delivery.published("r2", later=True)
+    r3, new = delivery.published("r3"), delivery.build("new")
+    delivery.deployed("prod", r1, r2, r3)  # r1 is prod's third-newest version: no longer a rollback target
+
+    outcome = delivery.publish(new, keep=3)
+
+    assert (outcome.code, outcome.err) == (0, [])
+    assert outcome.out[3:5] == [f"interlock: prod runs release {short(r3)}, kept",
+                                f"interlock: prod would roll back to release {short(r2)}, kept"]
+    delivery.runs("qa", r1)  # r1 itself is outside the window: a stack that runs it still refuses
+    assert delivery.publish(new, keep=3).err == [f"refused: qa's running release {short(r1)} would no longer be kept "
+                                                 "after this publish (KEEP_RELEASES=3); deploy a newer release to qa, "
+                                                 "or raise delivery:keepImages"]
+
+
+def test_a_torn_down_stack_protects_nothing(delivery):
+    r1 = delivery.published("r1")
+    new = delivery.build("new", later=True)
+    delivery.deployed("prod", r1, r1)
+    delivery.tear_down("prod")  # its newest version is a delete marker
+
+    outcome = delivery.publish(new, keep=1)
+
+    assert (outcome.code, outcome.err) == (0, [])
+    assert outcome.out[2:5] == ["interlock: release images after this publish: 2; ECR keeps the newest 1",
+                                "interlock: prod was torn down (the newest version of live/prod.zip is a delete "
+                                "marker); nothing to keep for it",
+                                f"interlock: no downstream live records in {BUCKET}"]
+    assert outcome.out[-1].endswith("downstream stacks kept: none")
+
+
+def test_a_delete_marker_between_versions_is_skipped(delivery):
+    # prod was torn down and deployed again: the version before the delete marker is still the one before r2.
+    r1, r2, new = kept_window_history(delivery)
+    delivery.runs("prod", r1)
+    delivery.tear_down("prod")
+    delivery.runs("prod", r2)
+
+    outcome = delivery.publish(new, keep=2)
+
+    assert outcome.code == REFUSED
+    assert outcome.err[0].startswith(f"refused: prod's previous release {short(r1)}, its rollback target, would no "
+                                     "longer be kept")
+
+
+def test_an_unreadable_previous_version_is_refused_until_it_is_older_than_the_rollback_target(delivery):
+    r1, new = delivery.published("r1"), delivery.build("new")
+    bad = delivery.record("prod", b"<html>not a bundle</html>")
+    delivery.runs("prod", r1)
+
+    refused = delivery.publish(new)
+    delivery.runs("prod", r1)  # the advice: deploy again
+    again = delivery.publish(new)
+
+    assert refused.code == REFUSED
+    assert refused.err == [f"refused: live/prod.zip version {bad} in {BUCKET} cannot be read (it is not a readable "
+                           "zip file (File is not a zip file)), so what prod would roll back to is unknown; deploy a "
+                           "release to prod (this version is then older than its rollback target), or delete this "
+                           "version"]
+    assert (again.code, again.err) == (0, [])
 
 
 def test_this_stacks_own_live_record_is_not_a_downstream(delivery):
@@ -238,26 +354,26 @@ def test_this_stacks_own_live_record_is_not_a_downstream(delivery):
 ], ids=["not-a-zip", "no-release-json", "not-json", "no-commit"])
 def test_an_unreadable_downstream_record_is_refused(delivery, body, problem):
     new = delivery.build("new")
-    delivery.record("prod", body)
+    version = delivery.record("prod", body)
 
     outcome = delivery.publish(new)
 
     assert outcome.code == REFUSED
-    assert outcome.err == [f"refused: live/prod.zip in {BUCKET} cannot be read ({problem}), so what prod runs is "
-                           "unknown; fix the record"]
+    assert outcome.err == [f"refused: live/prod.zip version {version} in {BUCKET} cannot be read ({problem}), so what "
+                           "prod runs is unknown; fix the record: write a readable one, then delete this version"]
 
 
 def test_a_downstream_record_naming_an_image_that_is_no_release_is_refused(delivery):
     never_published = delivery.build("old")
     new = delivery.build("new")
-    delivery.runs("prod", never_published)
+    version = delivery.runs("prod", never_published)
 
     outcome = delivery.publish(new)
 
     assert outcome.code == REFUSED
     assert outcome.err == [f"refused: prod runs release {short(never_published)}, which is not a release image in "
-                           f"{REPOSITORY} (live/prod.zip in {BUCKET}), so nothing keeps it; deploy a published release "
-                           "to prod"]
+                           f"{REPOSITORY} (live/prod.zip version {version} in {BUCKET}), so nothing keeps it; deploy a "
+                           "published release to prod"]
 
 
 def test_every_downstream_problem_is_reported_one_line_each(delivery):
@@ -268,7 +384,7 @@ def test_every_downstream_problem_is_reported_one_line_each(delivery):
     outcome = delivery.publish(new, keep=2)
 
     assert outcome.code == REFUSED
-    assert [line.split(" ")[1] for line in outcome.err] == ["prod", "live/qa.zip"]
+    assert [line.split(" ")[1] for line in outcome.err] == ["prod's", "live/qa.zip"]
 
 
 def test_a_release_older_than_the_kept_window_is_refused(delivery):
@@ -392,14 +508,18 @@ def set_moto_auth(url: str, unauthenticated_requests: str) -> None:
     urllib.request.urlopen(request, timeout=5).close()
 
 
-def test_a_denied_call_names_the_iam_action(delivery, moto_server, monkeypatch):
+@pytest.mark.parametrize("missing", ["s3:ListBucketVersions", "s3:GetObjectVersion"])
+def test_a_denied_call_names_the_iam_action(delivery, moto_server, monkeypatch, missing):
     r1, new = delivery.published("r1"), delivery.build("new")
     delivery.runs("prod", r1)
     iam = boto3.client("iam")
     iam.create_user(UserName="publisher")
-    iam.put_user_policy(UserName="publisher", PolicyName="no-get-object", PolicyDocument=(
-        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": "*", "Action": '
-        '["ecr:DescribeImages", "ecr:BatchGetImage", "ecr:PutImage", "s3:ListBucket"]}]}'))
+    # s3:ListBucket and s3:GetObject, what the publisher once needed, allow neither call.
+    actions = ["ecr:DescribeImages", "ecr:BatchGetImage", "ecr:PutImage", "s3:ListBucket", "s3:GetObject",
+               "s3:ListBucketVersions", "s3:GetObjectVersion"]
+    iam.put_user_policy(UserName="publisher", PolicyName=f"no-{missing}", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Resource": "*", "Action": [a for a in actions if a != missing]}]}))
     key = iam.create_access_key(UserName="publisher")["AccessKey"]
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
@@ -412,8 +532,8 @@ def test_a_denied_call_names_the_iam_action(delivery, moto_server, monkeypatch):
         set_moto_auth(moto_server, "inf")
 
     assert outcome.code == 3
-    assert outcome.err == ["error: AWS denied s3:GetObject (AccessDenied: Access Denied); the publisher's role needs "
-                           "s3:GetObject"]
+    assert outcome.err == [f"error: AWS denied {missing} (AccessDenied: Access Denied); the publisher's role needs "
+                           f"{missing}"]
 
 
 def test_aws_refusal_of_an_ecr_call_names_the_action_aws_names():
