@@ -12,9 +12,11 @@ import pulumi_aws as aws
 class PrivateBucket:
     """Not a component of its own: the resources are children of the component that owns the bucket."""
 
-    def __init__(self, name: str, parent: pulumi.Resource, *, noncurrent_days: int, sse_algorithm: str = "aws:kms",
+    def __init__(self, name: str, parent: pulumi.Resource, *, noncurrent_days: int, keep_noncurrent: int | None = None,
+                 sse_algorithm: str = "aws:kms",
                  grants: Callable[[PrivateBucket], Sequence[dict]] = lambda bucket: ()):
-        """`grants`: the bucket policy's Allow statements, given this bucket (after DenyInsecureTransport)."""
+        """`grants`: the bucket policy's Allow statements, given this bucket (after DenyInsecureTransport).
+        `keep_noncurrent`: that many of each object's newest noncurrent versions never expire, whatever their age."""
         child = pulumi.ResourceOptions(parent=parent)
         self.bucket = aws.s3.Bucket(f"{name}-bucket", force_destroy=False,
                                     opts=pulumi.ResourceOptions(parent=parent, protect=True))
@@ -37,7 +39,8 @@ class PrivateBucket:
                 "id": "expire-noncurrent-versions",
                 "status": "Enabled",
                 "filter": {},
-                "noncurrent_version_expiration": {"noncurrent_days": noncurrent_days},
+                "noncurrent_version_expiration": {"noncurrent_days": noncurrent_days,
+                                                  "newer_noncurrent_versions": keep_noncurrent},
                 "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
             }],
             opts=child)

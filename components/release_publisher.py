@@ -1,8 +1,9 @@
 """Release publisher: the CodeBuild project the building stack's pipeline runs after its deploy baked healthy, before
 the release is written to the release store. It runs components/release_publish.py (embedded in the buildspec, so
 the project needs no source of its own) on the deployed bundle: it checks the image, refuses a release that would
-push a downstream stack's running image out of the kept window, and tags the image `release-<git sha>`, which the
-registry's lifecycle keeps as a rollback target. It builds nothing and needs no Docker daemon."""
+push a downstream stack's running image, or its rollback target, out of the kept window, and tags the image
+`release-<git sha>`, which the registry's lifecycle keeps as a rollback target. It builds nothing and needs no Docker
+daemon."""
 
 from __future__ import annotations
 

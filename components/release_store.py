@@ -104,8 +104,10 @@ class ReleaseStore(pulumi.ComponentResource):
         super().__init__("delivery:releases:ReleaseStore", name, None, opts)
         self._name, self._context, self.stack = name, args.context, args.stack
         self.reader_accounts = tuple(args.reader_accounts)
-        self.store = PrivateBucket(name, self, noncurrent_days=args.history_days, sse_algorithm="AES256",
-                                   grants=self._reader_grants)
+        # The previous version of a live record names a stack's rollback target, which the publisher protects for
+        # as long as that version exists: it never expires (docs/aws-behaviour.md, B38).
+        self.store = PrivateBucket(name, self, noncurrent_days=args.history_days, keep_noncurrent=1,
+                                   sse_algorithm="AES256", grants=self._reader_grants)
         self.bucket_name, self.bucket_arn = self.store.name, self.store.arn
         aws.s3.BucketNotification(f"{name}-events", bucket=self.store.bucket.id, eventbridge=True,
                                   opts=pulumi.ResourceOptions(parent=self))

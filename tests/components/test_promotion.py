@@ -183,7 +183,9 @@ class TestReleaseStore:
             "versioningConfiguration"] == {"status": "Enabled"}
         (rule,) = one(dev, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
                       "releases-lifecycle").inputs["rules"]
-        assert "expiration" not in rule and rule["noncurrentVersionExpiration"] == {"noncurrentDays": 365}
+        # the newest noncurrent version of each key (a stack's previous live record: its rollback target) stays
+        assert "expiration" not in rule and rule["noncurrentVersionExpiration"] == {"noncurrentDays": 365,
+                                                                                   "newerNoncurrentVersions": 1}
 
     def test_encrypted_with_s3_managed_keys_that_other_accounts_can_use(self, dev):
         """The AWS managed aws/s3 KMS key cannot be shared with another account (B33)."""
