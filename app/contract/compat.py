@@ -14,14 +14,25 @@ A change is breaking when a client written against the old document can fail aga
   items or map values that are no longer described, break.
 
 Everything else is reported as non-breaking: additions (paths, methods, optional parameters and fields, response
-fields, enum values, statuses) and relaxations. So is removing an operation the old document already marked
-`deprecated: true` (OpenAPI: "Consumers SHOULD refrain from usage"): an old version is retired in two releases, the
-first marking it deprecated (compatible), the second, once that one is live everywhere, removing it.
+fields, enum values, statuses) and relaxations, and changes to `deprecated` and `x-sunset` (noted, never breaking).
+
+Retirement. Removing an operation is not breaking only when the old document both marks it `deprecated: true`
+(OpenAPI: "Consumers SHOULD refrain from usage") and gives it a sunset date that has passed: `x-sunset:
+"YYYY-MM-DD"`, an OpenAPI extension on the operation named after the Sunset HTTP header of RFC 8594 (the time a
+resource is expected to become unresponsive), on or before today's UTC date (the sunset day itself counts). So an
+old version is retired in two releases: the first marks it deprecated with a sunset date that gives clients notice
+(compatible), the second removes it once that release is live everywhere and the date has come. Removing a
+deprecated operation whose x-sunset is missing, not a YYYY-MM-DD date, or still in the future is breaking, and the
+change says which; a path's removal is not breaking only when every operation on it qualifies. `compare` takes the
+date to judge by (`today`, default today's UTC date) so that tests are deterministic. The x-sunset of the new
+document is only reported: a malformed one there is data, noted, not an error.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +41,9 @@ REQUEST, RESPONSE = "request", "response"
 # (keyword, True if a larger value is stricter) for the bounds a request may not tighten.
 BOUNDS = (("minimum", True), ("exclusiveMinimum", True), ("minLength", True), ("minItems", True),
           ("maximum", False), ("exclusiveMaximum", False), ("maxLength", False), ("maxItems", False))
+
+SUNSET = "x-sunset"  # RFC 8594's Sunset header as an OpenAPI extension on an operation: "YYYY-MM-DD"
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # fromisoformat alone also takes 20270301 and 2027-W09-1
 
 Schema = dict[str, Any]
 
@@ -44,15 +58,22 @@ class Change:
         return f"{self.where}: {self.what}"
 
 
-def compare(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
-    """Every difference between two OpenAPI documents that matters to clients, breaking ones first."""
-    changes = _Comparison(old, new).run()
+def compare(old: dict[str, Any], new: dict[str, Any], today: datetime.date | None = None) -> list[Change]:
+    """Every difference between two OpenAPI documents that matters to clients, breaking ones first. `today` is the
+    date x-sunset dates are judged against (default: today's date in UTC)."""
+    if today is None:
+        today = utc_today()
+    changes = _Comparison(old, new, today).run()
     return sorted(changes, key=lambda c: not c.breaking)
 
 
+def utc_today() -> datetime.date:
+    return datetime.datetime.now(datetime.UTC).date()
+
+
 class _Comparison:
-    def __init__(self, old: dict[str, Any], new: dict[str, Any]) -> None:
-        self.old_doc, self.new_doc = old, new
+    def __init__(self, old: dict[str, Any], new: dict[str, Any], today: datetime.date) -> None:
+        self.old_doc, self.new_doc, self.today = old, new, today
         self.changes: list[Change] = []
         self._visiting: set[tuple[int, int, str]] = set()
 
@@ -64,17 +85,13 @@ class _Comparison:
         old_paths, new_paths = self.old_doc.get("paths") or {}, self.new_doc.get("paths") or {}
         for path, old_item in old_paths.items():
             if path not in new_paths:
-                methods = _methods(old_item)
-                retired = bool(methods) and all(_deprecated(old_item[m]) for m in methods)
-                self.note(not retired, path, f"path removed (it had {', '.join(methods).upper() or 'no methods'})"
-                          + (", every operation deprecated" if retired else ""))
+                self.path_removed(path, old_item)
                 continue
             new_item = new_paths[path]
             for method in _methods(old_item):
                 if method not in new_item:
-                    retired = _deprecated(old_item[method])
-                    self.note(not retired, f"{method.upper()} {path}",
-                              "method removed" + (" (it was deprecated)" if retired else ""))
+                    retired, why = _retirement(old_item[method], self.today)
+                    self.note(not retired, f"{method.upper()} {path}", "method removed" + (f" ({why})" if why else ""))
                 else:
                     self.operation(f"{method.upper()} {path}", old_item, new_item, method)
             for method in _methods(new_item):
@@ -87,8 +104,40 @@ class _Comparison:
 
     # operations
 
+    def path_removed(self, path: str, old_item: dict) -> None:
+        """Not breaking only when every operation on the path is retired (deprecated, its x-sunset passed); otherwise
+        the operations that keep it breaking are named when any of them says something about retiring."""
+        methods = _methods(old_item)
+        what = f"path removed (it had {', '.join(methods).upper() or 'no methods'})"
+        verdicts = {method: _retirement(old_item[method], self.today) for method in methods}
+        if methods and all(retired for retired, _ in verdicts.values()):
+            self.note(False, path, f"{what}, every operation deprecated and past its {SUNSET}")
+            return
+        if any(why for _, why in verdicts.values()):
+            what += ": " + "; ".join(f"{method.upper()} {why or 'not deprecated'}"
+                                     for method, (retired, why) in verdicts.items() if not retired)
+        self.note(True, path, what)
+
+    def deprecation(self, where: str, old_op: dict, new_op: dict) -> None:
+        """Deprecating, un-deprecating or moving a sunset is never breaking; it is noted with what it means for
+        removing the operation later. The new document's x-sunset is only shown, however malformed."""
+        old_deprecated, new_deprecated = _deprecated(old_op), _deprecated(new_op)
+        old_sunset, new_sunset = old_op.get(SUNSET, _NONE), new_op.get(SUNSET, _NONE)
+        if old_deprecated == new_deprecated and old_sunset == new_sunset:
+            return
+        if new_deprecated and not old_deprecated:
+            what = "operation deprecated"
+        elif old_deprecated and not new_deprecated:
+            what = "operation no longer deprecated"
+        else:
+            what = f"{SUNSET} changed from {_shown_sunset(old_sunset)} to {_shown_sunset(new_sunset)}"
+        if new_deprecated or new_sunset is not _NONE:
+            what += f" ({_outlook(new_op, self.today)})"
+        self.note(False, where, what)
+
     def operation(self, where: str, old_item: dict, new_item: dict, method: str) -> None:
         old_op, new_op = old_item[method], new_item[method]
+        self.deprecation(where, old_op, new_op)
         self.servers(where, _server_urls(self.old_doc, old_item, old_op), _server_urls(self.new_doc, new_item, new_op))
         self.security(where, _security(self.old_doc, old_op), _security(self.new_doc, new_op))
         old_params = self.params_of(self.old_doc, old_item, old_op)
@@ -422,6 +471,64 @@ def _methods(path_item: dict) -> list[str]:
 
 def _deprecated(operation: object) -> bool:
     return isinstance(operation, dict) and operation.get("deprecated") is True
+
+
+_NONE = object()  # an operation without an x-sunset
+
+
+def _sunset_date(value: object) -> datetime.date | None:
+    """The day an x-sunset names; None unless it is a real calendar date written YYYY-MM-DD."""
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        return None
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError:  # 2027-02-30
+        return None
+
+
+def _shown_sunset(value: object) -> str:
+    if value is _NONE:
+        return "none"
+    day = _sunset_date(value)
+    if day is not None:
+        return day.isoformat()
+    shown = json.dumps(value, ensure_ascii=False, default=str)
+    return shown if len(shown) <= 40 else shown[:37] + "..."
+
+
+def _retirement(operation: object, today: datetime.date) -> tuple[bool, str | None]:
+    """Whether removing this operation of the old document retires it (not breaking): only when it is deprecated
+    and its x-sunset is a YYYY-MM-DD date on or before `today`. The second value says why, or is None when the
+    operation says nothing about retiring (not deprecated, no x-sunset)."""
+    if not isinstance(operation, dict):
+        return False, None
+    deprecated = _deprecated(operation)
+    if SUNSET not in operation:
+        return False, f"deprecated without an {SUNSET} date" if deprecated else None
+    raw = operation[SUNSET]
+    if not deprecated:
+        return False, f"not deprecated, although it has an {SUNSET} {_shown_sunset(raw)}"
+    day = _sunset_date(raw)
+    if day is None:
+        return False, f"deprecated, but its {SUNSET} {_shown_sunset(raw)} is not a YYYY-MM-DD date"
+    if day > today:
+        return False, f"deprecated, but its {SUNSET} {day} has not passed"
+    return True, f"deprecated, and its {SUNSET} {day} " + ("is today" if day == today else "has passed")
+
+
+def _outlook(operation: dict, today: datetime.date) -> str:
+    """What an operation of the new document says about removing it in a later release."""
+    raw = operation.get(SUNSET, _NONE)
+    if not _deprecated(operation):
+        return f"it has an {SUNSET} {_shown_sunset(raw)} but is not deprecated: removing it stays breaking"
+    if raw is _NONE:
+        return f"without an {SUNSET} date, removing it stays breaking"
+    day = _sunset_date(raw)
+    if day is None:
+        return f"its {SUNSET} {_shown_sunset(raw)} is not a YYYY-MM-DD date: removing it stays breaking"
+    if day <= today:
+        return f"its {SUNSET} {day} is not in the future: clients get no notice before it may be removed"
+    return f"it may be removed from {day} on"
 
 
 def _type_breaks(old: frozenset[str], new: frozenset[str], direction: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime
 import json
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from app.contract import compat
 from app.contract.compat import compare
 from app.contract.gate import CONTRACT, service_document
 from app.tests.conftest import ROOT
@@ -75,29 +77,204 @@ def mutate(edit: Callable[[dict], object]) -> Callable[[dict], dict]:
     return apply
 
 
-def test_an_operation_deprecated_in_the_old_contract_may_be_removed():
-    """Retiring a version takes two releases: mark it deprecated (compatible), then remove it once that is live."""
-    old = base_document()
-    old["paths"]["/orders"]["post"]["deprecated"] = True
-    for operation in old["paths"]["/orders/{order_id}"].values():
-        operation["deprecated"] = True
+# Retirement: removing an operation is not breaking only when the old contract marked it deprecated with an x-sunset
+# date (RFC 8594's Sunset, as an OpenAPI extension) on or before the day of the comparison.
+
+TODAY = datetime.date(2026, 11, 26)
+
+
+def retiring(old_sunsets: dict[tuple[str, str], object], deprecated: bool = True) -> dict:
+    """base_document with the operations named as (path, method) deprecated, each with its x-sunset (no x-sunset
+    when the value is ...)."""
+    doc = base_document()
+    for (path, method), sunset in old_sunsets.items():
+        operation = doc["paths"][path][method]
+        if deprecated:
+            operation["deprecated"] = True
+        if sunset is not ...:
+            operation["x-sunset"] = sunset
+    return doc
+
+
+def removing(old: dict, *operations: tuple[str, str | None]) -> dict[str, bool]:
+    """The changes (text: breaking) when the operations, or whole paths (method None), are removed on TODAY."""
     new = copy.deepcopy(old)
-    new["paths"]["/orders"].pop("post")
-    new["paths"].pop("/orders/{order_id}")
+    for path, method in operations:
+        if method is None:
+            new["paths"].pop(path)
+        else:
+            new["paths"][path].pop(method)
+    return {str(change): change.breaking for change in compare(old, new, today=TODAY)}
 
-    changes = {str(change): change.breaking for change in compare(old, new)}
 
-    assert changes == {"POST /orders: method removed (it was deprecated)": False,
-                       "/orders/{order_id}: path removed (it had GET), every operation deprecated": False}
+def test_an_operation_deprecated_with_a_sunset_that_has_passed_may_be_removed():
+    old = retiring({("/orders", "post"): "2026-06-30", ("/orders/{order_id}", "get"): "2025-01-01"})
+
+    assert removing(old, ("/orders", "post"), ("/orders/{order_id}", None)) == {
+        "POST /orders: method removed (deprecated, and its x-sunset 2026-06-30 has passed)": False,
+        "/orders/{order_id}: path removed (it had GET), every operation deprecated and past its x-sunset": False}
 
 
-def test_a_path_is_retired_only_when_every_operation_on_it_was_deprecated():
+def test_a_sunset_on_the_day_of_the_comparison_counts_as_passed():
+    old = retiring({("/orders", "post"): TODAY.isoformat()})
+
+    assert removing(old, ("/orders", "post")) == {
+        "POST /orders: method removed (deprecated, and its x-sunset 2026-11-26 is today)": False}
+
+
+def test_a_sunset_tomorrow_keeps_the_removal_breaking_and_says_so():
+    tomorrow = (TODAY + datetime.timedelta(days=1)).isoformat()
+    old = retiring({("/orders", "post"): tomorrow, ("/orders/{order_id}", "get"): "2027-03-01"})
+
+    assert removing(old, ("/orders", "post"), ("/orders/{order_id}", None)) == {
+        "POST /orders: method removed (deprecated, but its x-sunset 2026-11-27 has not passed)": True,
+        "/orders/{order_id}: path removed (it had GET): GET deprecated, but its x-sunset 2027-03-01 has not passed":
+            True}
+
+
+def test_the_same_removal_passes_once_the_sunset_has_come():
+    old = retiring({("/orders", "post"): "2027-03-01"})
+    new = mutate(lambda d: d["paths"]["/orders"].pop("post"))(old)
+
+    assert [c.breaking for c in compare(old, new, today=datetime.date(2027, 2, 28))] == [True]
+    assert [c.breaking for c in compare(old, new, today=datetime.date(2027, 3, 1))] == [False]
+
+
+def test_deprecated_without_a_sunset_is_not_enough():
+    old = retiring({("/orders", "post"): ..., ("/orders/{order_id}", "get"): ...})
+
+    assert removing(old, ("/orders", "post"), ("/orders/{order_id}", None)) == {
+        "POST /orders: method removed (deprecated without an x-sunset date)": True,
+        "/orders/{order_id}: path removed (it had GET): GET deprecated without an x-sunset date": True}
+
+
+@pytest.mark.parametrize(("sunset", "shown"), [
+    ("2026/01/01", '"2026/01/01"'),
+    ("20260101", '"20260101"'),  # datetime.date.fromisoformat takes it; the contract's format does not
+    ("2026-W01-1", '"2026-W01-1"'),
+    ("2026-02-30", '"2026-02-30"'),
+    ("2026-01-01T00:00:00Z", '"2026-01-01T00:00:00Z"'),
+    ("Thu, 01 Jan 2026 00:00:00 GMT", '"Thu, 01 Jan 2026 00:00:00 GMT"'),  # the HTTP header's own form
+    (" 2026-01-01", '" 2026-01-01"'),
+    ("", '""'),
+    (20260101, "20260101"),
+    (None, "null"),
+    (["2026-01-01"], '["2026-01-01"]'),
+])
+def test_a_malformed_sunset_is_not_enough(sunset, shown):
+    old = retiring({("/orders", "post"): sunset})
+
+    assert removing(old, ("/orders", "post")) == {
+        f"POST /orders: method removed (deprecated, but its x-sunset {shown} is not a YYYY-MM-DD date)": True}
+
+
+def test_a_sunset_without_deprecated_is_not_enough():
+    old = retiring({("/orders", "post"): "2025-01-01"}, deprecated=False)
+
+    assert removing(old, ("/orders", "post")) == {
+        "POST /orders: method removed (not deprecated, although it has an x-sunset 2025-01-01)": True}
+
+
+def test_a_path_is_retired_only_when_every_operation_on_it_qualifies():
+    old = retiring({("/orders", "post"): "2025-01-01"})  # GET /orders is not deprecated
+    assert removing(old, ("/orders", None)) == {
+        "/orders: path removed (it had GET, POST): GET not deprecated": True}
+
+    old = retiring({("/orders", "post"): "2025-01-01", ("/orders", "get"): "2027-03-01"})
+    assert removing(old, ("/orders", None)) == {
+        "/orders: path removed (it had GET, POST): GET deprecated, but its x-sunset 2027-03-01 has not passed": True}
+
+    old = retiring({("/orders", "post"): "2025-01-01", ("/orders", "get"): "2025-06-01"})
+    assert removing(old, ("/orders", None)) == {
+        "/orders: path removed (it had GET, POST), every operation deprecated and past its x-sunset": False}
+
+
+def test_an_undeprecated_removal_reads_as_before():
+    assert removing(base_document(), ("/orders", "post"), ("/orders/{order_id}", None)) == {
+        "POST /orders: method removed": True, "/orders/{order_id}: path removed (it had GET)": True}
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda op: op.update({"deprecated": True, "x-sunset": "2027-03-01"}),
+     "POST /orders: operation deprecated (it may be removed from 2027-03-01 on)"),
+    (lambda op: op.update({"deprecated": True}),
+     "POST /orders: operation deprecated (without an x-sunset date, removing it stays breaking)"),
+    (lambda op: op.update({"deprecated": True, "x-sunset": "2026-01-01"}),
+     "POST /orders: operation deprecated (its x-sunset 2026-01-01 is not in the future: clients get no notice "
+     "before it may be removed)"),
+    (lambda op: op.update({"deprecated": True, "x-sunset": "March 2027"}),
+     'POST /orders: operation deprecated (its x-sunset "March 2027" is not a YYYY-MM-DD date: removing it stays '
+     "breaking)"),
+    (lambda op: op.update({"deprecated": True, "x-sunset": {"date": "2027-03-01"}}),
+     'POST /orders: operation deprecated (its x-sunset {"date": "2027-03-01"} is not a YYYY-MM-DD date: removing '
+     "it stays breaking)"),
+    (lambda op: op.update({"x-sunset": "2027-03-01"}),
+     "POST /orders: x-sunset changed from none to 2027-03-01 (it has an x-sunset 2027-03-01 but is not deprecated: "
+     "removing it stays breaking)"),
+])
+def test_deprecating_is_noted_never_breaking_and_a_malformed_sunset_is_just_data(edit, message):
     old = base_document()
-    old["paths"]["/orders"]["post"]["deprecated"] = True  # GET /orders is not
-    new = copy.deepcopy(old)
-    new["paths"].pop("/orders")
+    new = mutate(lambda d: edit(d["paths"]["/orders"]["post"]))(old)
 
-    assert [c.breaking for c in compare(old, new) if c.where == "/orders"] == [True]
+    assert [(str(c), c.breaking) for c in compare(old, new, today=TODAY)] == [(message, False)]
+
+
+def test_moving_a_sunset_or_undeprecating_is_noted():
+    old = retiring({("/orders", "post"): "2027-03-01"})
+    later = mutate(lambda d: d["paths"]["/orders"]["post"].update({"x-sunset": "2027-06-01"}))(old)
+    kept = mutate(lambda d: [d["paths"]["/orders"]["post"].pop(k) for k in ("deprecated", "x-sunset")])(old)
+
+    assert [(str(c), c.breaking) for c in compare(old, later, today=TODAY)] == [
+        ("POST /orders: x-sunset changed from 2027-03-01 to 2027-06-01 (it may be removed from 2027-06-01 on)",
+         False)]
+    assert [(str(c), c.breaking) for c in compare(old, kept, today=TODAY)] == [
+        ("POST /orders: operation no longer deprecated", False)]
+
+
+def test_compare_judges_by_todays_utc_date_by_default(monkeypatch):
+    old = retiring({("/orders", "post"): "2027-03-01"})
+    new = mutate(lambda d: d["paths"]["/orders"].pop("post"))(old)
+
+    class Clock(datetime.datetime):
+        now_utc = datetime.datetime(2027, 2, 28, 23, 30, tzinfo=datetime.UTC)  # 1 March already east of UTC
+
+        @classmethod
+        def now(cls, tz=None):  # only compare's own call, in UTC, sees the fixed time
+            return cls.now_utc if tz is datetime.UTC else super().now(tz)
+
+    monkeypatch.setattr(compat.datetime, "datetime", Clock)
+    assert [c.breaking for c in compare(old, new)] == [True]
+    Clock.now_utc = datetime.datetime(2027, 3, 1, 0, 5, tzinfo=datetime.UTC)
+    assert [c.breaking for c in compare(old, new)] == [False]
+
+
+def test_fastapi_emits_deprecated_and_x_sunset_and_the_gate_reads_them():
+    """`deprecated=True, openapi_extra={"x-sunset": ...}` on a route (openapi_extra: FastAPI 0.68 and later) puts
+    both on the operation of the generated document."""
+    from fastapi import FastAPI
+
+    def service(with_v1: bool) -> dict:
+        api = FastAPI()
+        if with_v1:
+            @api.get("/api/v1/quotes", deprecated=True, openapi_extra={"x-sunset": "2027-03-01"})
+            def quotes_v1() -> dict[str, int]:
+                return {}
+
+        @api.get("/api/v2/quotes")
+        def quotes_v2() -> dict[str, int]:
+            return {}
+
+        return json.loads(json.dumps(api.openapi()))
+
+    release_n, release_n1 = service(with_v1=True), service(with_v1=False)
+    operation = release_n["paths"]["/api/v1/quotes"]["get"]
+    assert operation["deprecated"] is True and operation["x-sunset"] == "2027-03-01"
+
+    assert [(str(c), c.breaking) for c in compare(release_n, release_n1, today=datetime.date(2027, 2, 28))] == [
+        ("/api/v1/quotes: path removed (it had GET): GET deprecated, but its x-sunset 2027-03-01 has not passed",
+         True)]
+    assert [(str(c), c.breaking) for c in compare(release_n, release_n1, today=datetime.date(2027, 3, 1))] == [
+        ("/api/v1/quotes: path removed (it had GET), every operation deprecated and past its x-sunset", False)]
 
 
 BREAKING = [
@@ -503,3 +680,13 @@ def test_a_multiple_of_relaxed_to_a_divisor_passes_and_any_other_change_breaks()
     assert [c for c in compare(old, relaxed) if c.breaking] == []
     assert [str(c) for c in compare(old, other) if c.breaking] == [
         "POST /orders request body field 'lines[].qty': multipleOf changed from 10 to 4"]
+
+
+@pytest.mark.parametrize(("sunset", "returncode"), [("2000-01-01", 0), ("9999-12-31", 1)])
+def test_diff_judges_sunsets_by_todays_date(tmp_path, sunset, returncode):
+    old = retiring({("/orders", "post"): sunset})
+    result = _diff(tmp_path, old, mutate(lambda d: d["paths"]["/orders"].pop("post"))(old))
+    assert result.returncode == returncode, result.stdout
+    passed = "and its x-sunset 2000-01-01 has passed" if returncode == 0 else \
+        "but its x-sunset 9999-12-31 has not passed"
+    assert f"  - POST /orders: method removed (deprecated, {passed})" in result.stdout

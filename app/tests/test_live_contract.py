@@ -88,6 +88,35 @@ def test_a_breaking_change_against_one_live_release_fails_and_lists_what_broke_t
     assert "`accept --allow-breaking` changes only the committed file, not this gate" in result.stderr
 
 
+def test_a_retirement_passes_only_against_the_release_that_deprecated_with_a_passed_sunset(aws, record):
+    """dev runs the release that marked /api/v1/orders deprecated with a sunset that has passed; prod still runs the
+    one before it, which promised it plainly: removing it breaks prod's clients."""
+    retiring = older_contract()
+    retiring["paths"]["/api/v1/orders"]["get"].update({"deprecated": True, "x-sunset": "2000-01-01"})
+    record("dev", retiring)
+    record("prod", older_contract(), commit=PROD_COMMIT)
+    result = run_live(aws.env)
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        f"compatible with the release live in dev (commit {GIT_SHA[:12]})",
+        f"1 breaking change(s) against the release live in prod (commit {PROD_COMMIT[:12]}):",
+        "  - /api/v1/orders: path removed (it had GET)"]
+    assert result.stderr.startswith("contract live gate FAILED: the service breaks the API that clients of prod use")
+
+
+@pytest.mark.parametrize(("sunset", "why"), [
+    ("9999-12-31", "GET deprecated, but its x-sunset 9999-12-31 has not passed"),
+    ("31/12/2000", 'GET deprecated, but its x-sunset "31/12/2000" is not a YYYY-MM-DD date'),
+])
+def test_a_deprecated_operation_whose_sunset_has_not_passed_is_still_protected(aws, record, sunset, why):
+    retiring = older_contract()
+    retiring["paths"]["/api/v1/orders"]["get"].update({"deprecated": True, "x-sunset": sunset})
+    record("prod", retiring, commit=PROD_COMMIT)
+    result = run_live(aws.env)
+    assert result.returncode == 1
+    assert f"  - /api/v1/orders: path removed (it had GET): {why}" in result.stdout.splitlines()
+
+
 def test_the_committed_contract_does_not_matter_to_the_live_gate(aws, record, tmp_path):
     """`accept --allow-breaking` rewrites app/contract/openapi.json; the live gate never reads it."""
     record("prod", older_contract(), commit=PROD_COMMIT)
