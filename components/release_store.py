@@ -124,8 +124,12 @@ class ReleaseStore(pulumi.ComponentResource):
                               for account in self.reader_accounts]}
         statements = [*source_statements(bucket.arn), record_statements(bucket.arn, [f"{LIVE_PREFIX}*"])[0],
                       *read_live_statements(bucket.arn), list_releases_statement(bucket.arn)]
-        return [{**statement, "Sid": f"Downstream{statement['Sid']}", "Principal": principals}
-                for statement in statements]
+        allowed = [{**statement, "Sid": f"Downstream{statement['Sid']}", "Principal": principals}
+                   for statement in statements]
+        # A downstream writes its own live record; never this stack's, which the publisher trusts as its own.
+        own_record = {"Sid": "DownstreamNeverWritesThisStacksRecord", "Effect": "Deny", "Principal": principals,
+                      "Action": ["s3:PutObject"], "Resource": [object_arn(bucket.arn, live_key(self.stack))]}
+        return [*allowed, own_record]
 
     def _forward_release_events(self, account: str) -> None:
         """S3 sends the release event to this account's default bus only: forward it to the downstream account's,

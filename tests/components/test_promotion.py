@@ -251,8 +251,10 @@ class TestCrossAccount:
     def test_the_other_account_may_read_releases_and_write_live_records_only(self, shared):
         statements_ = policy_of(one(shared, "aws:s3/bucketPolicy:BucketPolicy", "releases-tls-only"))["Statement"]
         bucket = shared.stack_outputs["releaseBucketArn"]
-        granted = {s["Sid"]: s for s in statements_[1:]}
+        granted = {s["Sid"]: s for s in statements_[1:] if s["Effect"] == "Allow"}
         assert all(s["Principal"] == {"AWS": [f"arn:aws:iam::{OTHER_ACCOUNT}:root"]} for s in granted.values())
+        (deny,) = [s for s in statements_[1:] if s["Effect"] == "Deny"]
+        assert (deny["Action"], deny["Resource"]) == (["s3:PutObject"], [f"{bucket}/{live_key('shared')}"])
         assert granted["DownstreamReadReleases"]["Resource"] == [f"{bucket}/{RELEASE_KEY}"]
         assert granted["DownstreamRecordReleases"]["Resource"] == [f"{bucket}/live/*"]
         assert not any(a.startswith("s3:Delete") for s in granted.values() for a in s["Action"])
