@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components import iam
+from components import defaults, iam
 from components.args import require
 from components.aws_context import AwsContext
 from components.fleet import AppFleet
@@ -26,11 +26,11 @@ class DeploymentAlarmsArgs:
     """Whose load balancer, target group and Auto Scaling group the alarms watch."""
     name_prefix: str
     """Names the composite alarm (CloudWatch requires a name for it), e.g. `app-prod`."""
-    fault_rate_percent: float = 1.0
-    latency_p50_ms: int = 300
-    latency_p99_ms: int = 1500
-    cpu_percent: int = 80
-    evaluation_minutes: int = 3
+    fault_rate_percent: float = defaults.ALARM_FAULT_RATE_PERCENT
+    latency_p50_ms: int = defaults.ALARM_LATENCY_P50_MS
+    latency_p99_ms: int = defaults.ALARM_LATENCY_P99_MS
+    cpu_percent: int = defaults.ALARM_CPU_PERCENT
+    evaluation_minutes: int = defaults.ALARM_EVALUATION_MINUTES
     notification_email: str | None = None
 
     def __post_init__(self):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components import iam
+from components import defaults, iam
 from components.args import require
 from components.buckets import PrivateBucket
 
@@ -24,7 +24,7 @@ BUCKET_ACTIONS = ("s3:GetBucketAcl", "s3:GetBucketLocation", "s3:GetBucketVersio
 
 @dataclass
 class ArtifactStoreArgs:
-    retention_days: int = 90
+    retention_days: int = defaults.ARTIFACT_RETENTION_DAYS
     """Noncurrent object versions expire this many days after they stop being current."""
 
     def __post_init__(self):

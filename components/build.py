@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components import codebuild, iam, logs
+from components import codebuild, defaults, iam, logs
 from components.args import require
 from components.artifacts import ArtifactStore
 from components.aws_context import AwsContext
@@ -27,11 +27,11 @@ class ImageBuildArgs:
     artifacts: ArtifactStore
     releases: ReleaseStore
     """The contract gate reads every stack's live release from it; the build records this stack as the origin."""
-    build_image: str = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
-    timeout_minutes: int = 30
-    log_retention_days: int = 30
-    app_port: int = 8080
-    drill_failure_rate: float = 0.0
+    build_image: str = defaults.BUILD_IMAGE
+    timeout_minutes: int = defaults.BUILD_TIMEOUT_MINUTES
+    log_retention_days: int = defaults.LOG_RETENTION_DAYS
+    app_port: int = defaults.APP_PORT
+    drill_failure_rate: float = defaults.DRILL_FAILURE_RATE
     """The rollback drill: a release built with it fails this share of requests, so that its bake fails and
     CodeDeploy rolls it back; it travels in the release (release.json), and the publisher never publishes it."""
     compute_type: str = "BUILD_GENERAL1_SMALL"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components import iam
+from components import defaults, iam
 from components.alarms import DeploymentAlarms
 from components.args import require
 from components.aws_context import AwsContext
@@ -41,9 +41,9 @@ class AppDeploymentArgs:
     alarms: DeploymentAlarms
     deployment_group_name: str
     """CodeDeploy requires a name for the group; one per stack, e.g. `app-prod`."""
-    min_healthy_percent: int = 66
+    min_healthy_percent: int = defaults.MIN_HEALTHY_PERCENT
     """Share of the fleet that stays healthy during a deployment; 0 deploys to every instance at once."""
-    zone_monitor_minutes: int = 5
+    zone_monitor_minutes: int = defaults.ZONE_MONITOR_MINUTES
     """How long CodeDeploy watches the alarms after each Availability Zone before starting the next."""
 
     def __post_init__(self):

@@ -19,7 +19,7 @@ from typing import Protocol
 import pulumi
 import pulumi_aws as aws
 
-from components import iam, logs
+from components import defaults, iam, logs
 from components.args import require
 from components.artifacts import ArtifactStore
 from components.aws_context import AwsContext
@@ -31,7 +31,7 @@ USER_DATA = Path(__file__).with_name("fleet_user_data.sh")
 HEALTH_REPORT = Path(__file__).with_name("fleet_health_report.sh")
 HEALTH_REPORT_PLACEHOLDER = "@HEALTH_REPORT_SCRIPT@"
 DEPLOY_SETTINGS_PLACEHOLDER = "@DEPLOY_SETTINGS@"
-MAX_BAKE_MINUTES = 55  # the AfterAllowTraffic hook that bakes must end within AWS's 3600 s hook limit
+MAX_BAKE_MINUTES = defaults.MAX_BAKE_MINUTES
 
 
 class ImageSource(Protocol):
@@ -47,15 +47,15 @@ class AppFleetArgs:
     network: Network
     images: ImageSource
     artifacts: ArtifactStore
-    instance_type: str = "t3.small"
-    fleet_size: int = 3
-    min_healthy_percent: int = 66
+    instance_type: str = defaults.INSTANCE_TYPE
+    fleet_size: int = defaults.FLEET_SIZE
+    min_healthy_percent: int = defaults.MIN_HEALTHY_PERCENT
     """Share of the fleet kept in service while an instance refresh replaces instances."""
-    app_port: int = 8080
+    app_port: int = defaults.APP_PORT
     certificate_arn: str | None = None
-    log_retention_days: int = 30
+    log_retention_days: int = defaults.LOG_RETENTION_DAYS
     root_volume_gb: int = 20
-    bake_minutes: int = 30
+    bake_minutes: int = defaults.BAKE_MINUTES
     """How long the last wave bakes under the alarms (the AfterAllowTraffic hook reads it on the instance)."""
 
     def __post_init__(self):

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components import iam
+from components import defaults, iam
 from components.alarms import DeploymentAlarms
 from components.args import require
 from components.artifacts import ArtifactStore
@@ -47,7 +47,7 @@ class BuildFromGitHub:
     releases: ReleaseStore
     owner: str
     repo: str
-    branch: str = "main"
+    branch: str = defaults.GITHUB_BRANCH
     connection_arn: str | None = None
     """An existing CodeConnections connection; unset creates one (confirm it once in the console)."""
 
@@ -68,8 +68,8 @@ class DeliveryPipelineArgs:
     artifacts: ArtifactStore
     deployment: AppDeployment
     alarms: DeploymentAlarms
-    approval_required: bool = True
-    execution_mode: str = "SUPERSEDED"
+    approval_required: bool = defaults.APPROVAL_REQUIRED
+    execution_mode: str = defaults.EXECUTION_MODE
 
     def __post_init__(self):
         require(self.execution_mode in ("SUPERSEDED", "QUEUED"), self, "execution_mode",

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components import iam
+from components import defaults, iam
 from components.args import require
 from components.aws_context import AwsContext
 
@@ -41,7 +41,7 @@ def pull_statements(repository_arn: pulumi.Input[str]) -> list[dict]:
 @dataclass
 class ImageRegistryArgs:
     context: AwsContext
-    keep_images: int = 30
+    keep_images: int = defaults.KEEP_IMAGES
     """Release images kept as rollback targets (for this stack and every stack promoted from it); older ones expire.
     A build never published is kept while it is among the newest this many tagged images."""
     untagged_expiry_days: int = 1

@@ -13,7 +13,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from components import codebuild, iam, logs
+from components import codebuild, defaults, iam, logs
 from components.args import require
 from components.artifacts import ArtifactStore
 from components.aws_context import AwsContext
@@ -55,8 +55,8 @@ class ReleasePublisherArgs:
     releases: ReleaseStore
     artifacts: ArtifactStore
     """Where the pipeline keeps the bundle: CodeBuild downloads its input artifact from it with this role."""
-    build_image: str = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
-    log_retention_days: int = 30
+    build_image: str = defaults.BUILD_IMAGE
+    log_retention_days: int = defaults.LOG_RETENTION_DAYS
     timeout_minutes: int = 10
 
     def __post_init__(self):

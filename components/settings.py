@@ -22,6 +22,8 @@ from typing import Any
 
 import pulumi
 
+from components import defaults
+
 PROJECT = "delivery"
 # Every key the program reads in its namespace; any other `delivery:` key is refused (README: Config reference).
 KNOWN_KEYS = (
@@ -42,7 +44,7 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
                       3288, 3653)
 ENVIRONMENTS = ("dev", "staging", "prod")
 METRIC_DELAY_MINUTES = 2  # a design margin for metric publication, not an AWS figure
-MAX_BAKE_MINUTES = 55  # the AfterAllowTraffic hook that bakes must end within AWS's 3600 s hook limit
+MAX_BAKE_MINUTES = defaults.MAX_BAKE_MINUTES
 EXECUTION_MODES = ("SUPERSEDED", "QUEUED")  # PARALLEL is left out on purpose: it disables stage rollback.
 
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
@@ -237,51 +239,53 @@ def parse_settings(project: Getter, aws: Getter, stack: str, keys: Iterable[str]
         _refuse_build_keys(cfg, promote_from)
     builds = promote_from is None
     region = _Reader("aws", aws).string("region", _REGION, "an AWS region such as us-east-1", required=True)
-    environment = cfg.choice("environment", ENVIRONMENTS, "prod" if stack not in ENVIRONMENTS else stack)
+    environment = cfg.choice("environment", ENVIRONMENTS, stack if stack in ENVIRONMENTS else defaults.ENVIRONMENT)
     is_prod = environment == "prod"
     settings = Settings(
         environment=environment,
         region=region,
         app_name=cfg.string("appName", _NAME, "1-20 lowercase letters, digits or dashes, starting with a letter",
-                            default="app"),
+                            default=defaults.APP_NAME),
         github_owner=cfg.string("githubOwner", _GITHUB_OWNER, "a GitHub user or organization name",
                                 required=builds),
         github_repo=cfg.string("githubRepo", _GITHUB_REPO, "a GitHub repository name", required=builds),
-        github_branch=cfg.string("githubBranch", _BRANCH, "a git branch name", default="main"),
+        github_branch=cfg.string("githubBranch", _BRANCH, "a git branch name", default=defaults.GITHUB_BRANCH),
         connection_arn=cfg.string("connectionArn", _CONNECTION_ARN,
                                   "a CodeConnections connection ARN (arn:aws:codeconnections:REGION:ACCOUNT:"
                                   "connection/UUID), or unset to create one"),
         instance_type=cfg.string("instanceType", _INSTANCE_TYPE, "an EC2 instance type such as t3.small",
-                                 default="t3.small"),
-        fleet_size=cfg.integer("fleetSize", 3, 2 if is_prod else 1, 50),
-        deploy_min_healthy_percent=cfg.integer("deployMinHealthyPercent", 66, 1 if is_prod else 0, 99),
+                                 default=defaults.INSTANCE_TYPE),
+        fleet_size=cfg.integer("fleetSize", defaults.FLEET_SIZE, 2 if is_prod else 1, 50),
+        deploy_min_healthy_percent=cfg.integer("deployMinHealthyPercent", defaults.MIN_HEALTHY_PERCENT,
+                                               1 if is_prod else 0, 99),
         # The alarms fire above their threshold (GreaterThanThreshold, components/alarms.py), and neither a share
         # of requests nor CPUUtilization exceeds 100 %: a threshold of 100 could never fire.
-        alarm_fault_rate_percent=cfg.number("alarmFaultRatePercent", 1.0, 0, 100, low_inclusive=False,
-                                            high_inclusive=False),
-        alarm_latency_p50_ms=cfg.integer("alarmLatencyP50Ms", 300, 1, 60_000),
-        alarm_latency_p99_ms=cfg.integer("alarmLatencyP99Ms", 1500, 1, 60_000),
-        alarm_cpu_percent=cfg.integer("alarmCpuPercent", 80, 1, 99),
-        alarm_evaluation_minutes=cfg.integer("alarmEvaluationMinutes", 3, 1, 60),
+        alarm_fault_rate_percent=cfg.number("alarmFaultRatePercent", defaults.ALARM_FAULT_RATE_PERCENT, 0, 100,
+                                            low_inclusive=False, high_inclusive=False),
+        alarm_latency_p50_ms=cfg.integer("alarmLatencyP50Ms", defaults.ALARM_LATENCY_P50_MS, 1, 60_000),
+        alarm_latency_p99_ms=cfg.integer("alarmLatencyP99Ms", defaults.ALARM_LATENCY_P99_MS, 1, 60_000),
+        alarm_cpu_percent=cfg.integer("alarmCpuPercent", defaults.ALARM_CPU_PERCENT, 1, 99),
+        alarm_evaluation_minutes=cfg.integer("alarmEvaluationMinutes", defaults.ALARM_EVALUATION_MINUTES, 1, 60),
         # The bake runs inside the last wave's AfterAllowTraffic hook, and AWS caps a hook at 60 minutes.
-        bake_minutes=cfg.integer("bakeMinutes", 30, 1, MAX_BAKE_MINUTES),
-        approval_required=cfg.boolean("approvalRequired", is_prod),
+        bake_minutes=cfg.integer("bakeMinutes", defaults.BAKE_MINUTES, 1, MAX_BAKE_MINUTES),
+        # Prod waits for a manual approval before it deploys; dev and staging do not.
+        approval_required=cfg.boolean("approvalRequired", defaults.APPROVAL_REQUIRED if is_prod else False),
         notification_email=cfg.string("notificationEmail", _EMAIL, "an email address"),
         vpc_id=cfg.string("vpcId", _VPC_ID, "a VPC id such as vpc-0123abcd, or unset to create a VPC"),
         subnet_ids=cfg.string_list("subnetIds", _SUBNET_ID, "subnet ids such as [\"subnet-0123abcd\", ...]"),
         certificate_arn=cfg.string("certificateArn", _CERTIFICATE_ARN, "an ACM certificate ARN"),
-        keep_images=cfg.integer("keepImages", 30, 1, 1000),
-        artifact_retention_days=cfg.integer("artifactRetentionDays", 90, 1, 3650),
-        log_retention_days=cfg.choice("logRetentionDays", LOG_RETENTION_DAYS, 30),
-        build_timeout_minutes=cfg.integer("buildTimeoutMinutes", 30, 5, 480),
+        keep_images=cfg.integer("keepImages", defaults.KEEP_IMAGES, 1, 1000),
+        artifact_retention_days=cfg.integer("artifactRetentionDays", defaults.ARTIFACT_RETENTION_DAYS, 1, 3650),
+        log_retention_days=cfg.choice("logRetentionDays", LOG_RETENTION_DAYS, defaults.LOG_RETENTION_DAYS),
+        build_timeout_minutes=cfg.integer("buildTimeoutMinutes", defaults.BUILD_TIMEOUT_MINUTES, 5, 480),
         build_image=cfg.string("buildImage", _BUILD_IMAGE,
                                "a pinned CodeBuild image such as aws/codebuild/amazonlinux-x86_64-standard:5.0 "
                                "or an image by @sha256 digest",
-                               default="aws/codebuild/amazonlinux-x86_64-standard:5.0"),
-        app_port=cfg.integer("appPort", 8080, 1024, 65535),
-        drill_failure_rate=cfg.number("drillFailureRate", 0.0, 0, 1),
-        allow_drill_in_prod=cfg.boolean("allowDrillInProd", False),
-        execution_mode=cfg.choice("pipelineExecutionMode", EXECUTION_MODES, "SUPERSEDED"),
+                               default=defaults.BUILD_IMAGE),
+        app_port=cfg.integer("appPort", defaults.APP_PORT, 1024, 65535),
+        drill_failure_rate=cfg.number("drillFailureRate", defaults.DRILL_FAILURE_RATE, 0, 1),
+        allow_drill_in_prod=cfg.boolean("allowDrillInProd", defaults.ALLOW_DRILL_IN_PROD),
+        execution_mode=cfg.choice("pipelineExecutionMode", EXECUTION_MODES, defaults.EXECUTION_MODE),
         promote_from=promote_from,
         promote_to_accounts=cfg.string_list("promoteToAccounts", _ACCOUNT_ID, "12-digit AWS account ids"),
     )

@@ -34,6 +34,14 @@ def parse(stack: str = "prod", region: str | None = "us-east-1", keys=None, **va
     return parse_settings(project.get, {"region": region}.get, stack, keys)
 
 
+def config_reference(readme: str) -> list[tuple[list[str], str]]:
+    """The README's config reference table, a row at a time: the keys its first column names (in backticks) and its
+    default column as written. tests/components/test_defaults.py reads the defaults from it."""
+    section = readme.split("## Config reference", 1)[1].split("\n## ", 1)[0]
+    return [(re.findall(r"`([A-Za-z0-9:]+)`", keys), default.strip())
+            for keys, default in re.findall(r"^\| (.+?) \| (.+?) \|", section, flags=re.MULTILINE)]
+
+
 def error_of(**kwargs) -> str:
     with pytest.raises(SettingsError) as caught:
         parse(**kwargs)
@@ -256,12 +264,8 @@ class TestUnknownKeys:
         parse(keys=["aws:region", "aws:profile", "pulumi:tags", "other:fleetSzie", "delivery:githubOwner"])
 
     def test_known_keys_match_the_readme_config_reference(self, project_root):
-        readme = (project_root / "README.md").read_text()
-        section = readme.split("## Config reference", 1)[1].split("\n## ", 1)[0]
-        documented = set()
-        for row in re.findall(r"^\| (.+?) \|", section, flags=re.MULTILINE):
-            documented.update(re.findall(r"`([A-Za-z0-9:]+)`", row))
-        documented = {key for key in documented if not key.startswith("aws:")}
+        rows = config_reference((project_root / "README.md").read_text())
+        documented = {key for keys, _ in rows for key in keys if not key.startswith("aws:")}
         assert documented == set(KNOWN_KEYS)
 
 
