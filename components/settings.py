@@ -228,13 +228,17 @@ class _Reader:
         return tuple(items)
 
 
-def parse_settings(project: Getter, aws: Getter, stack: str, keys: Iterable[str] = ()) -> Settings:
+def parse_settings(project: Getter, aws: Getter, stack: str, keys: Iterable[str] = (),
+                   project_name: str | None = None) -> Settings:
     """Builds Settings from two config getters (the project's namespace and `aws`) and the full names of every key
-    the stack sets (for unknown keys), or raises SettingsError."""
+    the stack sets (for unknown keys), or raises SettingsError. `project_name` (the Pulumi project) lets a stack
+    that names itself in promoteFrom be refused."""
     _check_keys(keys)
     cfg = _Reader(PROJECT, project)
     promote_from = cfg.string("promoteFrom", _STACK_REFERENCE, "a stack to take releases from, as "
                               "organization/project/stack (e.g. example-org/delivery/dev)")
+    if promote_from and promote_from.split("/")[1:] == [project_name, stack]:
+        raise cfg.fail("promoteFrom", "another stack: a stack cannot take its releases from itself", promote_from)
     if promote_from:
         _refuse_build_keys(cfg, promote_from)
     builds = promote_from is None
@@ -410,4 +414,4 @@ def engine_config() -> dict[str, Any]:
 def load_settings() -> Settings:
     """Reads the running stack's config."""
     return parse_settings(pulumi.Config(PROJECT).get, pulumi.Config("aws").get, pulumi.get_stack(),
-                          list(engine_config()))
+                          list(engine_config()), project_name=pulumi.get_project())

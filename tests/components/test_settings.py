@@ -319,6 +319,16 @@ class TestPromotion:
         message = error_of(promoteFrom="example-org/delivery/dev", **values)
         assert message.startswith(f"config `delivery:{key}` has no effect in a stack that takes its releases from")
 
+    def test_a_stack_cannot_take_its_releases_from_itself(self):
+        values = {"githubOwner": None, "githubRepo": None, "promoteFrom": "example-org/delivery/prod"}
+        project = {k: v for k, v in values.items() if v is not None}
+        with pytest.raises(SettingsError) as caught:
+            parse_settings(project.get, {"region": "us-east-1"}.get, "prod", [f"delivery:{k}" for k in project],
+                           project_name="delivery")
+        assert str(caught.value) == ("config `delivery:promoteFrom` must be another stack: a stack cannot take its "
+                                     "releases from itself (got 'example-org/delivery/prod')")
+        assert parse_settings(project.get, {"region": "us-east-1"}.get, "prod", project_name="other").promote_from
+
     def test_accounts_to_promote_to_are_account_ids(self):
         assert parse(promoteToAccounts='["210987654321"]').promote_to_accounts == ("210987654321",)
         assert error_of(promoteToAccounts='["arn:aws:iam::210987654321:root"]').startswith(
