@@ -15,7 +15,7 @@ import pulumi_aws as aws
 
 from components import defaults, iam
 from components.args import require
-from components.buckets import PrivateBucket
+from components.buckets import PrivateBucket, object_arn
 
 READ_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion")
 WRITE_ACTIONS = ("s3:PutObject",)
@@ -56,6 +56,6 @@ class ArtifactStore(pulumi.ComponentResource):
 
     def _grant(self, name: str, role: aws.iam.Role, object_actions: tuple[str, ...]) -> aws.iam.RolePolicy:
         return iam.inline_policy(name, role, [
-            iam.statement(object_actions, [pulumi.Output.concat(self.bucket.arn, "/*")], sid="Artifacts"),
+            iam.statement(object_actions, [object_arn(self.bucket.arn)], sid="Artifacts"),
             iam.statement(BUCKET_ACTIONS, [self.bucket.arn], sid="ArtifactBucket"),
         ], parent=self)

@@ -9,6 +9,11 @@ import pulumi
 import pulumi_aws as aws
 
 
+def object_arn(bucket_arn: pulumi.Input[str], key_pattern: str = "*") -> pulumi.Output[str]:
+    """The ARN of a bucket's objects whose keys match `key_pattern` (one key, or a pattern such as `live/*`)."""
+    return pulumi.Output.concat(bucket_arn, "/", key_pattern)
+
+
 class PrivateBucket:
     """Not a component of its own: the resources are children of the component that owns the bucket."""
 
@@ -53,16 +58,12 @@ class PrivateBucket:
             # A policy write races the public access block; order them.
             opts=pulumi.ResourceOptions(parent=parent, depends_on=[self.public_access_block]))
 
-    def objects(self, key_pattern: str = "*") -> pulumi.Output[str]:
-        """The ARN of the bucket's objects whose keys match `key_pattern`."""
-        return pulumi.Output.concat(self.bucket.arn, "/", key_pattern)
-
     def _deny_insecure_transport(self) -> dict:
         return {
             "Sid": "DenyInsecureTransport",
             "Effect": "Deny",
             "Principal": "*",
             "Action": "s3:*",
-            "Resource": [self.bucket.arn, self.objects()],
+            "Resource": [self.bucket.arn, object_arn(self.bucket.arn)],
             "Condition": {"Bool": {"aws:SecureTransport": "false"}},
         }

@@ -23,7 +23,7 @@ import pulumi_aws as aws
 from components import iam
 from components.args import require
 from components.aws_context import AwsContext
-from components.buckets import PrivateBucket
+from components.buckets import PrivateBucket, object_arn
 
 RELEASE_KEY = "releases/latest.zip"
 LIVE_PREFIX = "live/"
@@ -36,10 +36,6 @@ BUCKET_ACTIONS = ("s3:GetBucketVersioning", "s3:GetBucketLocation", "s3:GetBucke
 
 def live_key(stack: str) -> str:
     return f"{LIVE_PREFIX}{stack}.zip"
-
-
-def object_arn(bucket_arn: pulumi.Input[str], key: str) -> pulumi.Output[str]:
-    return pulumi.Output.concat(bucket_arn, "/", key)
 
 
 def release_event_pattern(bucket_name: pulumi.Input[str]) -> pulumi.Output[str]:
