@@ -275,3 +275,23 @@ def test_a_promoted_stack_refuses_build_settings(tmp_path, project_root):
         "config `delivery:githubRepo` has no effect in a stack that takes its releases from "
         "`example-org/delivery/dev` (`delivery:promoteFrom`): it builds nothing; remove the key, or set it on the "
         "upstream stack")
+
+
+def test_the_copies_of_the_release_store_layout_agree():
+    """The key names are written again where the program's modules cannot be imported: the operator CLI (which
+    must start without the Pulumi SDK), the publisher (a standalone script in the buildspec) and the app template's
+    contract gate (another repository)."""
+    from app.contract.__main__ import DEFAULT_LIVE_PREFIX
+    from components import release_publish, release_store
+    from ops import releases
+
+    assert releases.RELEASE_KEY == release_store.RELEASE_KEY
+    assert releases.LIVE_PREFIX == release_publish.LIVE_PREFIX == DEFAULT_LIVE_PREFIX == release_store.LIVE_PREFIX
+
+
+def test_diagnose_knows_the_stages_that_run_after_the_deploy(dev, prod):
+    """ops diagnose names a failure there as a release not promoted or not recorded, by the stage's name."""
+    from ops.diagnose.classify import AFTER_DEPLOY_STAGES
+
+    assert (list(stages(dev))[-1], list(stages(prod))[-1]) == ("Publish", "Record")
+    assert set(AFTER_DEPLOY_STAGES) == {"Publish", "Record"}
